@@ -1,0 +1,3 @@
+module github.com/temporalauth/temporalauth
+
+go 1.26.0
