@@ -156,6 +156,7 @@ type cached struct {
 	tok       Token
 	headers   map[string]string
 	refreshAt time.Time
+	fetched   time.Time
 	stale     atomic.Bool
 }
 
@@ -360,6 +361,7 @@ func (p *Provider) newCached(tok Token, now time.Time) *cached {
 		tok:       tok,
 		headers:   map[string]string{p.header: p.scheme + " " + tok.Value},
 		refreshAt: farFuture,
+		fetched:   now,
 	}
 	if !tok.Expiry.IsZero() {
 		left := tok.Expiry.Sub(now)
