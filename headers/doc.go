@@ -1,0 +1,30 @@
+// Package headers keeps a Temporal client's authorization header fresh.
+//
+// A Temporal server with JWT authorization rejects every call that lacks a
+// valid "authorization: Bearer <JWT>" header with PERMISSION_DENIED
+// "Request unauthorized.". Tokens expire and signing keys rotate, so a
+// long-running worker needs a header that is renewed before it goes stale.
+//
+// A [TokenSource] produces tokens: a local signing key ([NewSigner]), Azure
+// AD (package azure), a fixed token or a token file (package static). A
+// [Provider] caches its tokens and is what the Temporal SDK calls before
+// every RPC: set it as client.Options.HeadersProvider.
+//
+// # How the cache behaves
+//
+//   - A fresh token is served without locking, reading the clock or
+//     allocating; the header map is shared and must not be modified.
+//   - A leeway before expiry (by default the smaller of 5 minutes and a
+//     quarter of the token's lifetime) one background refresh runs while
+//     every caller keeps the still-valid token.
+//   - A failed refresh is retried with exponential backoff, 1 s doubling
+//     to 30 s with ±25% jitter, or later if the source reports a
+//     Retry-After, and once more just before the token expires.
+//   - With no valid token, callers wait for one shared refresh, each for as
+//     long as its own context allows. An expired token is never served.
+//   - Logs, errors and the String of every type here never show a token
+//     or a key.
+//
+// [Provider.RetryUnauthorized] adds recovery for a token the server
+// rejects before it expires (revoked, or its signing key withdrawn).
+package headers

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, vet, the library's tests under the
+# race detector, a short run of each fuzz target, and the end-to-end tests
+# against a real embedded Temporal server in the examples module.
+#
+#   scripts/test.sh            everything
+#   SKIP_E2E=1 scripts/test.sh the library only (no Temporal server build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null)/bin"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+modules=(.)
+[ -f examples/go.mod ] && [ -z "${SKIP_E2E:-}" ] && modules+=(examples)
+[ -f bench/go.mod ] && modules+=(bench)
+
+step "go vet"
+for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
+
+step "library tests (race detector)"
+go test -race -count=1 ./...
+
+step "fuzz targets (${FUZZTIME:=10s} each)"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+		echo "-- $pkg $target"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+	done
+done
+
+if [ -d bench ] && [ -f bench/go.mod ]; then
+	step "benchmark module tests"
+	(cd bench && go test -count=1 ./...)
+fi
+
+if [[ " ${modules[*]} " == *" examples "* ]]; then
+	step "end-to-end tests against an embedded Temporal server"
+	# The server is too large to build with the race detector inside CI's
+	# time; the library code it exercises ran under -race above.
+	(cd examples && go test -count=1 -timeout 20m ./...)
+fi
