@@ -341,7 +341,7 @@ func (p *Provider) refresh(f *flight) {
 	}
 	p.flight.Store(nil)
 	p.mu.Unlock()
-	close(f.done)
+	defer close(f.done) // after the event is out, so waiters see it
 
 	if ev.Err != nil {
 		p.log.Warn("temporalauth: token refresh failed", "source", p.name,
