@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -446,14 +447,18 @@ func (p *Provider) Stats() Stats {
 }
 
 // Close stops the Provider: a refresh under way is canceled and waited
-// for, and later calls return ErrClosed. Close is idempotent.
+// for, and later calls return ErrClosed. If the source is an io.Closer it
+// is closed too, once. Close is idempotent.
 func (p *Provider) Close() error {
 	p.mu.Lock()
-	p.closed.Store(true)
+	first := !p.closed.Swap(true)
 	p.install(nil, time.Time{})
 	p.mu.Unlock()
 	p.cancel()
 	p.wg.Wait()
+	if c, ok := p.src.(io.Closer); ok && first {
+		return c.Close()
+	}
 	return nil
 }
 

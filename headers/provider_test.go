@@ -596,3 +596,22 @@ func TestSecretsStayOutOfLogsErrorsAndFormatting(t *testing.T) {
 		}
 	}
 }
+
+type closingSource struct {
+	source
+	closed atomic.Int32
+}
+
+func (s *closingSource) Close() error { s.closed.Add(1); return nil }
+
+func TestCloseClosesSourceOnce(t *testing.T) {
+	c := newClock()
+	src := &closingSource{source: source{clock: c, lifetime: time.Hour}}
+	p := New(src, Options{Clock: c, Logger: quietLogger()})
+	mustHeader(t, p)
+	p.Close()
+	p.Close()
+	if n := src.closed.Load(); n != 1 {
+		t.Errorf("source closed %d times, want 1", n)
+	}
+}
