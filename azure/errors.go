@@ -1,0 +1,409 @@
+package azure
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/temporalauth/temporalauth/headers"
+)
+
+// maxRecordedBody is how much of a response body is kept to explain an error.
+const maxRecordedBody = 64 << 10
+
+// maxDescription bounds the identity provider's error description in an error.
+const maxDescription = 400
+
+// ResponseError is an error answer (HTTP status other than 2xx) from the
+// identity provider or the managed-identity endpoint, reduced to what helps a
+// reader: the status, Entra ID's error and AADSTS code with the first line of
+// its description, and the trace and correlation IDs to quote to Microsoft.
+// A response that is not JSON (an HTML page from a proxy) is described by its
+// content type and length only.
+type ResponseError struct {
+	// Method and URL are the request's, the URL without its query.
+	Method, URL string
+	// StatusCode is the HTTP status code.
+	StatusCode int
+	// ContentType is the response's media type, e.g. "application/json".
+	ContentType string
+	// BodyLength is the length of the response body in bytes.
+	BodyLength int
+	// ErrorCode is the OAuth error, e.g. "invalid_client".
+	ErrorCode string
+	// AADSTS is Entra ID's error code, e.g. "AADSTS7000215".
+	AADSTS string
+	// Description is the first line of the error description, without the
+	// AADSTS prefix.
+	Description string
+	// TraceID and CorrelationID identify the request at Microsoft.
+	TraceID, CorrelationID string
+	// RetryAfter is the Retry-After the response carried, zero if none.
+	RetryAfter time.Duration
+}
+
+// Error describes the answer in one line.
+func (e *ResponseError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "azure: %s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	switch {
+	case e.ErrorCode != "" || e.AADSTS != "" || e.Description != "":
+		for _, part := range []string{e.ErrorCode, e.AADSTS, e.Description} {
+			if part != "" {
+				b.WriteString(": ")
+				b.WriteString(part)
+			}
+		}
+		var ids []string
+		if e.TraceID != "" {
+			ids = append(ids, "trace ID "+e.TraceID)
+		}
+		if e.CorrelationID != "" {
+			ids = append(ids, "correlation ID "+e.CorrelationID)
+		}
+		if len(ids) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(ids, ", "))
+		}
+	case e.BodyLength > 0:
+		fmt.Fprintf(&b, ": unexpected %s response of %d bytes", orUnknown(e.ContentType), e.BodyLength)
+	default:
+		b.WriteString(": empty response")
+	}
+	return b.String() // headers.WithRetryAfter, which wraps it, tells the retry
+}
+
+func orUnknown(contentType string) string {
+	if contentType == "" {
+		return "untyped"
+	}
+	return contentType
+}
+
+// exchange records the last HTTP request of one Token call and its response,
+// so that an MSAL error can be explained without quoting MSAL's message (which
+// embeds response bodies).
+type exchange struct {
+	mu  sync.Mutex
+	rec record
+}
+
+// record is what an exchange holds.
+type record struct {
+	method, url string
+	responded   bool
+	status      int
+	contentType string
+	retryAfter  string
+	body        []byte // at most maxRecordedBody bytes
+	bodyLen     int
+}
+
+type exchangeKey struct{}
+
+func withExchange(ctx context.Context, ex *exchange) context.Context {
+	return context.WithValue(ctx, exchangeKey{}, ex)
+}
+
+func (ex *exchange) begin(req *http.Request) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	ex.rec = record{method: req.Method, url: redactURL(req.URL)}
+}
+
+func (ex *exchange) finish(resp *http.Response, body []byte) {
+	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	ex.rec.responded = true
+	ex.rec.status = resp.StatusCode
+	ex.rec.contentType = ct
+	ex.rec.retryAfter = resp.Header.Get("Retry-After")
+	ex.rec.bodyLen = len(body)
+	ex.rec.body = bytes.Clone(body[:min(len(body), maxRecordedBody)])
+}
+
+// snapshot returns the record.
+func (ex *exchange) snapshot() record {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return ex.rec
+}
+
+// redactURL returns u without query, fragment and user info.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment, c.User = "", false, "", "", nil
+	return c.String()
+}
+
+// recordingClient is the HTTP client MSAL gets: it forwards to the configured
+// client and records each response in the calling Token's exchange.
+type recordingClient struct {
+	client *http.Client
+}
+
+// Do sends req and records its response.
+func (rc *recordingClient) Do(req *http.Request) (*http.Response, error) {
+	ex, _ := req.Context().Value(exchangeKey{}).(*exchange)
+	if ex != nil {
+		ex.begin(req)
+	}
+	resp, err := rc.client.Do(req)
+	if err != nil || ex == nil {
+		return resp, err
+	}
+	// MSAL reads every body whole; reading it here first changes nothing
+	// but lets the answer be explained if MSAL rejects it.
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	ex.finish(resp, body)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// CloseIdleConnections closes the idle connections of the wrapped client.
+func (rc *recordingClient) CloseIdleConnections() { rc.client.CloseIdleConnections() }
+
+// ConfigureClient lets MSAL adapt the wrapped client where a managed-identity
+// source requires it (Service Fabric pins the endpoint's certificate).
+func (rc *recordingClient) ConfigureClient(augment func(*http.Client) (*http.Client, error)) error {
+	c, err := augment(rc.client)
+	if err != nil {
+		return err
+	}
+	rc.client = c
+	return nil
+}
+
+// explain turns an error from MSAL into one that says what happened without
+// quoting secrets, tokens or whole response bodies.
+func explain(ctx context.Context, err error, ex *exchange, elapsed time.Duration, secrets []string) error {
+	var fe *fileError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	rec := ex.snapshot()
+	if rec.responded && (rec.status < 200 || rec.status > 299) {
+		re := responseError(rec, secrets)
+		if re.RetryAfter > 0 {
+			return headers.WithRetryAfter(re, re.RetryAfter)
+		}
+		return re
+	}
+	if cerr := ctx.Err(); cerr != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if cerr == nil {
+			cerr = context.DeadlineExceeded
+			if errors.Is(err, context.Canceled) {
+				cerr = context.Canceled
+			}
+		}
+		what := "token request"
+		if rec.url != "" {
+			what = rec.method + " " + rec.url
+		}
+		if errors.Is(cerr, context.DeadlineExceeded) {
+			return fmt.Errorf("azure: %s: timed out after %v without an answer: %w", what, elapsed.Round(time.Millisecond), cerr)
+		}
+		return fmt.Errorf("azure: %s: canceled: %w", what, cerr)
+	}
+	if rec.responded {
+		return &malformedResponseError{method: rec.method, url: rec.url, status: rec.status,
+			contentType: rec.contentType, length: rec.bodyLen, reason: whyUnusable(rec)}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		u := ue.URL
+		if pu, perr := url.Parse(ue.URL); perr == nil {
+			u = redactURL(pu)
+		}
+		return fmt.Errorf("azure: %s %s: %w", strings.ToUpper(ue.Op), u, &scrubbedError{err: ue.Err, msg: scrub(ue.Err.Error(), secrets)})
+	}
+	return fmt.Errorf("azure: %s", scrub(err.Error(), secrets))
+}
+
+// scrubbedError keeps an error's identity (for errors.Is and errors.As)
+// while replacing its message with a scrubbed one.
+type scrubbedError struct {
+	err error
+	msg string
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// malformedResponseError reports a 2xx answer that MSAL could not use.
+type malformedResponseError struct {
+	method, url, contentType, reason string
+	status, length                   int
+}
+
+func (e *malformedResponseError) Error() string {
+	return fmt.Sprintf("azure: %s %s: %d %s: unusable %s response of %d bytes: %s",
+		e.method, e.url, e.status, http.StatusText(e.status), orUnknown(e.contentType), e.length, e.reason)
+}
+
+// whyUnusable says what is wrong with a 2xx response body, without quoting it.
+func whyUnusable(rec record) string {
+	if rec.contentType != "" && rec.contentType != "application/json" {
+		return "expected JSON"
+	}
+	if rec.bodyLen > len(rec.body) {
+		return "too large to be a token response"
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(rec.body, &fields); err != nil {
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se) && se.Offset >= int64(len(rec.body)):
+			return "truncated JSON"
+		case se != nil:
+			return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
+		}
+		return "not a JSON object"
+	}
+	switch {
+	case len(fields["access_token"]) == 0:
+		return "no access_token"
+	case len(fields["expires_in"]) == 0 && len(fields["expires_on"]) == 0:
+		return "no expires_in or expires_on"
+	}
+	return "fields of unexpected types"
+}
+
+// responseError describes a non-2xx answer.
+func responseError(rec record, secrets []string) *ResponseError {
+	re := &ResponseError{
+		Method:      rec.method,
+		URL:         rec.url,
+		StatusCode:  rec.status,
+		ContentType: rec.contentType,
+		BodyLength:  rec.bodyLen,
+		RetryAfter:  parseRetryAfter(rec.retryAfter, time.Now()),
+	}
+	var body struct {
+		Error            json.RawMessage `json:"error"`
+		ErrorDescription string          `json:"error_description"`
+		ErrorCodes       []int           `json:"error_codes"`
+		TraceID          string          `json:"trace_id"`
+		CorrelationID    string          `json:"correlation_id"`
+		// App Service managed identity answers {"statusCode", "message", "correlationId"}.
+		Message        string `json:"message"`
+		CorrelationID2 string `json:"correlationId"`
+	}
+	if rec.bodyLen > len(rec.body) || json.Unmarshal(rec.body, &body) != nil {
+		return re // not JSON: status, content type and length say enough
+	}
+	desc := body.ErrorDescription
+	if len(body.Error) > 0 {
+		var code string
+		var nested struct{ Code, Message string } // ARM style: {"error": {"code", "message"}}
+		if json.Unmarshal(body.Error, &code) == nil {
+			re.ErrorCode = code
+		} else if json.Unmarshal(body.Error, &nested) == nil {
+			re.ErrorCode = nested.Code
+			if desc == "" {
+				desc = nested.Message
+			}
+		}
+	}
+	if desc == "" {
+		desc = body.Message
+	}
+	desc = firstLine(desc)
+	if code, rest, ok := cutAADSTS(desc); ok {
+		re.AADSTS, desc = code, rest
+	} else if len(body.ErrorCodes) > 0 {
+		re.AADSTS = "AADSTS" + strconv.Itoa(body.ErrorCodes[0])
+	}
+	re.Description = truncate(scrub(desc, secrets), maxDescription)
+	re.ErrorCode = truncate(scrub(re.ErrorCode, secrets), 100)
+	re.TraceID = truncate(body.TraceID, 100)
+	re.CorrelationID = truncate(orDefault(body.CorrelationID, body.CorrelationID2), 100)
+	return re
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// firstLine returns s up to its first line break, trimmed: Entra ID puts the
+// trace ID, correlation ID and timestamp on later lines.
+func firstLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+var aadstsPrefix = regexp.MustCompile(`^(AADSTS\d+):\s*`)
+
+// cutAADSTS splits "AADSTS7000215: Invalid client secret" into its code and text.
+func cutAADSTS(s string) (code, rest string, ok bool) {
+	m := aadstsPrefix.FindStringSubmatch(s)
+	if m == nil {
+		return "", s, false
+	}
+	return m[1], s[len(m[0]):], true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return min(d, 24*time.Hour)
+		}
+	}
+	return 0
+}
+
+// jwtLike matches JWTs and fragments of them (base64url JSON starting "eyJ").
+var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_\-]{4,}(\.[A-Za-z0-9_\-]*)*`)
+
+// scrub replaces secrets and anything that looks like a JWT in s.
+func scrub(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, headers.Redacted)
+		}
+	}
+	return jwtLike.ReplaceAllString(s, headers.Redacted)
+}

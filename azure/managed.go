@@ -1,0 +1,132 @@
+package azure
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	msi "github.com/AzureAD/microsoft-authentication-library-for-go/apps/managedidentity"
+)
+
+// identityKind says how a ManagedIdentity is selected.
+type identityKind int
+
+const (
+	noIdentity identityKind = iota
+	systemAssigned
+	userAssignedClientID
+	userAssignedObjectID
+	userAssignedResourceID
+)
+
+// A ManagedIdentity selects an Azure managed identity. The zero value selects
+// none (Config then needs another credential); build one with
+// [SystemAssigned], [UserAssignedClientID], [UserAssignedObjectID] or
+// [UserAssignedResourceID].
+type ManagedIdentity struct {
+	kind identityKind
+	id   string
+}
+
+// SystemAssigned selects the system-assigned identity of the Azure resource
+// the program runs on.
+func SystemAssigned() ManagedIdentity { return ManagedIdentity{kind: systemAssigned} }
+
+// UserAssignedClientID selects a user-assigned identity by its client ID.
+func UserAssignedClientID(clientID string) ManagedIdentity {
+	return ManagedIdentity{kind: userAssignedClientID, id: clientID}
+}
+
+// UserAssignedObjectID selects a user-assigned identity by its object
+// (principal) ID.
+func UserAssignedObjectID(objectID string) ManagedIdentity {
+	return ManagedIdentity{kind: userAssignedObjectID, id: objectID}
+}
+
+// UserAssignedResourceID selects a user-assigned identity by its Azure
+// resource ID (/subscriptions/.../userAssignedIdentities/<name>).
+func UserAssignedResourceID(resourceID string) ManagedIdentity {
+	return ManagedIdentity{kind: userAssignedResourceID, id: resourceID}
+}
+
+// IsZero reports whether m selects no managed identity.
+func (m ManagedIdentity) IsZero() bool { return m.kind == noIdentity }
+
+// String describes m, e.g. "system-assigned" or "user-assigned client_id=<id>".
+func (m ManagedIdentity) String() string {
+	switch m.kind {
+	case systemAssigned:
+		return "system-assigned"
+	case userAssignedClientID:
+		return "user-assigned client_id=" + m.id
+	case userAssignedObjectID:
+		return "user-assigned object_id=" + m.id
+	case userAssignedResourceID:
+		return "user-assigned resource_id=" + m.id
+	}
+	return "none"
+}
+
+// validate checks m together with Config.ClientID.
+func (m ManagedIdentity) validate(clientID string, n settingNames) error {
+	if m.kind != systemAssigned && strings.TrimSpace(m.id) == "" {
+		return invalid("%s selects a user-assigned identity with an empty ID", n.managedIdentity)
+	}
+	if strings.ContainsFunc(m.id, isSpaceOrControl) {
+		return invalid("%s: identity ID %q contains white space", n.managedIdentity, m.id)
+	}
+	switch {
+	case clientID == "":
+	case m.kind == userAssignedClientID && strings.EqualFold(clientID, m.id):
+	case m.kind == systemAssigned:
+		return invalid("%s is set but %s selects the system-assigned identity: to use a user-assigned identity %s; otherwise unset %s",
+			n.clientID, n.managedIdentity, n.selectUserAssigned, n.clientID)
+	default:
+		return invalid("%s %q contradicts %s (%s)", n.clientID, clientID, n.managedIdentity, m)
+	}
+	return nil
+}
+
+// msalID converts m to MSAL's identity selector.
+func (m ManagedIdentity) msalID() msi.ID {
+	switch m.kind {
+	case userAssignedClientID:
+		return msi.UserAssignedClientID(m.id)
+	case userAssignedObjectID:
+		return msi.UserAssignedObjectID(m.id)
+	case userAssignedResourceID:
+		return msi.UserAssignedResourceID(m.id)
+	}
+	return msi.SystemAssigned()
+}
+
+// managedCredential gets tokens for a managed identity through MSAL, which
+// picks the endpoint from the environment when the credential is built
+// (App Service / Functions: IDENTITY_ENDPOINT and IDENTITY_HEADER; Service
+// Fabric; Cloud Shell and Azure ML: MSI_ENDPOINT; Azure Arc; otherwise the
+// instance metadata service of VMs and AKS nodes).
+type managedCredential struct {
+	client   msi.Client
+	resource string
+}
+
+func newManagedCredential(cfg Config, hc *recordingClient) (*managedCredential, error) {
+	// MSAL's own retry (three tries a second apart, each up to a minute)
+	// ignores Retry-After and would hide it; the headers.Provider in front
+	// retries with backoff and honors it, so MSAL's is turned off.
+	client, err := msi.New(cfg.ManagedIdentity.msalID(), msi.WithHTTPClient(hc), msi.WithRetryPolicyDisabled())
+	if err != nil {
+		return nil, fmt.Errorf("azure: managed identity (%s): %w", cfg.ManagedIdentity, err)
+	}
+	return &managedCredential{client: client, resource: strings.TrimSuffix(cfg.Scopes[0], "/.default")}, nil
+}
+
+func (c *managedCredential) acquire(ctx context.Context) (result, error) {
+	r, err := c.client.AcquireToken(ctx, c.resource)
+	if err != nil {
+		return result{}, err
+	}
+	return result{token: r.AccessToken, expiresOn: r.ExpiresOn, refreshOn: r.Metadata.RefreshOn}, nil
+}
+
+func (c *managedCredential) secrets() []string { return nil }

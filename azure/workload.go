@@ -1,0 +1,101 @@
+package azure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+)
+
+// maxFederatedTokenSize bounds the federated token file; a projected service
+// account token is a few kilobytes.
+const maxFederatedTokenSize = 64 << 10
+
+// federatedCredential authenticates an app registration with a token from a
+// trusted issuer (workload identity federation): the content of a file that
+// the platform keeps fresh, such as the service account token AKS projects
+// into the pod, is sent as the client assertion.
+type federatedCredential struct {
+	*appCredential
+	path string
+
+	mu   sync.Mutex
+	last string // the assertion most recently read, to keep it out of errors
+}
+
+func newFederatedCredential(cfg Config, hc *recordingClient) (*federatedCredential, error) {
+	c := &federatedCredential{path: cfg.FederatedTokenFile}
+	if _, err := c.read(); err != nil {
+		return nil, err
+	}
+	app, err := newAppCredential(cfg, confidential.NewCredFromAssertionCallback(c.assertion), hc)
+	if err != nil {
+		return nil, err
+	}
+	c.appCredential = app
+	return c, nil
+}
+
+// assertion is MSAL's assertion callback. It is called only when MSAL goes to
+// the identity provider, so the file is read again every time: a rotated
+// token is used as soon as it is written.
+func (c *federatedCredential) assertion(context.Context, confidential.AssertionRequestOptions) (string, error) {
+	return c.read()
+}
+
+// read returns the trimmed content of the federated token file.
+func (c *federatedCredential) read() (string, error) {
+	f, err := os.Open(c.path)
+	if err != nil {
+		return "", &fileError{what: "federated token file", path: c.path, err: unwrapPathError(err)}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFederatedTokenSize+1))
+	if err != nil {
+		return "", &fileError{what: "federated token file", path: c.path, err: unwrapPathError(err)}
+	}
+	if len(data) > maxFederatedTokenSize {
+		return "", &fileError{what: "federated token file", path: c.path, err: fmt.Errorf("larger than %d bytes: not a token", maxFederatedTokenSize)}
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return "", &fileError{what: "federated token file", path: c.path, err: errors.New("empty")}
+	}
+	c.mu.Lock()
+	c.last = tok
+	c.mu.Unlock()
+	return tok, nil
+}
+
+func (c *federatedCredential) secrets() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return []string{c.last}
+}
+
+// fileError reports a file that cannot be used. Its message names the file
+// and never quotes its content.
+type fileError struct {
+	what string // e.g. "federated token file"
+	path string
+	err  error
+}
+
+func (e *fileError) Error() string { return fmt.Sprintf("azure: %s %s: %v", e.what, e.path, e.err) }
+func (e *fileError) Unwrap() error { return e.err }
+
+// unwrapPathError drops the *fs.PathError wrapper, whose message repeats the
+// path fileError already names.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
