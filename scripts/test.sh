@@ -45,5 +45,6 @@ if [[ " ${modules[*]} " == *" examples "* ]]; then
 	step "end-to-end tests against an embedded Temporal server"
 	# The server is too large to build with the race detector inside CI's
 	# time; the library code it exercises ran under -race above.
-	(cd examples && go test -count=1 -timeout 20m ./...)
+	# TestSoak runs for ${TEMPORALAUTH_SOAK} (set it to 10m for the long soak).
+	(cd examples && TEMPORALAUTH_SOAK="${TEMPORALAUTH_SOAK:-60s}" go test -count=1 -timeout 30m ./...)
 fi
