@@ -38,8 +38,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,9 +65,6 @@ const namespace = devserver.DefaultNamespace
 
 // wantGreeting is what hello.Greet returns for hello.Name.
 const wantGreeting = "Hello Temporal!"
-
-// jwksPath is where an authority serves its JWKS.
-const jwksPath = "/.well-known/jwks.json"
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, serverGoroutines()...)
@@ -137,23 +132,12 @@ type authority struct {
 func newAuthority(t *testing.T) *authority {
 	t.Helper()
 	a := &authority{keys: &headers.KeySet{}, dir: t.TempDir()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, stop, err := devserver.ServeJWKS(a.keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(jwksPath, a.keys)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = hs.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = hs.Close()
-		<-done
-	})
-	a.url = "http://" + ln.Addr().String() + jwksPath
+	t.Cleanup(stop)
+	a.url = url
 	return a
 }
 

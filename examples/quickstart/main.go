@@ -18,8 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -37,7 +35,6 @@ import (
 
 const (
 	namespace = "default"
-	jwksPath  = "/.well-known/jwks.json"
 	// runTimeout bounds the workflow run and the refused call.
 	runTimeout = 30 * time.Second
 )
@@ -80,7 +77,7 @@ func run() (err error) {
 	if err != nil {
 		return err
 	}
-	jwksURL, stopJWKS, err := serveJWKS(keys)
+	jwksURL, stopJWKS, err := devserver.ServeJWKS(keys)
 	if err != nil {
 		return err
 	}
@@ -167,26 +164,4 @@ func run() (err error) {
 	}
 	fmt.Printf("Without token: refused, PERMISSION_DENIED: %s\n", denied.Message)
 	return nil
-}
-
-// serveJWKS serves keys at jwksPath on a free 127.0.0.1 port and returns its
-// URL and a function that stops the server.
-func serveJWKS(keys *headers.KeySet) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("JWKS listener: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(jwksPath, keys)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = hs.Serve(ln) // returns http.ErrServerClosed after Close
-	}()
-	stop = func() {
-		_ = hs.Close()
-		<-done
-	}
-	return "http://" + ln.Addr().String() + jwksPath, stop, nil
 }

@@ -26,8 +26,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -40,7 +38,6 @@ import (
 
 const (
 	namespace = "default"
-	jwksPath  = "/.well-known/jwks.json"
 )
 
 func main() {
@@ -81,7 +78,7 @@ func run(ctx context.Context, keyFile string, refresh time.Duration) (err error)
 	if err != nil {
 		return err
 	}
-	jwksURL, stopJWKS, err := serveJWKS(keys)
+	jwksURL, stopJWKS, err := devserver.ServeJWKS(keys)
 	if err != nil {
 		return err
 	}
@@ -155,26 +152,4 @@ func loadOrCreateKey(path string) (key crypto.Signer, created bool, err error) {
 		return nil, false, err
 	}
 	return ec, true, nil
-}
-
-// serveJWKS serves keys at jwksPath on a free 127.0.0.1 port and returns
-// the JWKS URL and a function that stops the HTTP server.
-func serveJWKS(keys *headers.KeySet) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("JWKS listener: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(jwksPath, keys)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = hs.Serve(ln) // returns http.ErrServerClosed after Close
-	}()
-	stop = func() {
-		_ = hs.Close()
-		<-done
-	}
-	return "http://" + ln.Addr().String() + jwksPath, stop, nil
 }
