@@ -318,6 +318,9 @@ func (p *Provider) refresh(f *flight) {
 	ev := RefreshEvent{Source: p.name, Background: f.background, Took: now.Sub(began)}
 
 	p.mu.Lock()
+	if err == nil && p.closed.Load() {
+		err = ErrClosed // Close ran meanwhile: install nothing it cannot stop
+	}
 	if err != nil {
 		p.failures++
 		p.lastErr = err
