@@ -181,7 +181,7 @@ func (a *Auth) attrs() []slog.Attr {
 			str("file", a.tokenFile)
 			str("poll", a.poll.String())
 		} else {
-			str("env", envToken)
+			str("env", EnvToken)
 			if !a.tokenExpiry.IsZero() {
 				str("exp", a.tokenExpiry.UTC().Format(time.RFC3339))
 			}

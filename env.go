@@ -15,23 +15,23 @@ import (
 	"github.com/temporalauth/temporalauth/static"
 )
 
-// The environment variables this package reads. The AZURE_ variables, read
-// by azure.ConfigFromLookup, are listed in azureTriggers.
+// The environment variables FromEnv reads, besides the AZURE_ variables
+// that azure.ConfigFromLookup reads. The README's table documents each.
 const (
-	envProvider         = "TEMPORAL_AUTH_PROVIDER"
-	envLeeway           = "TEMPORAL_AUTH_REGEN_LEEWAY"
-	envKeyFile          = "TEMPORAL_JWT_PRIVATE_KEY_FILE"
-	envKey              = "TEMPORAL_JWT_PRIVATE_KEY"
-	envKeyID            = "TEMPORAL_JWT_KEY_ID"
-	envPermissions      = "TEMPORAL_JWT_PERMISSIONS"
-	envPermissionsClaim = "TEMPORAL_JWT_PERMISSIONS_CLAIM"
-	envSubject          = "TEMPORAL_JWT_SUBJECT"
-	envIssuer           = "TEMPORAL_JWT_ISSUER"
-	envAudience         = "TEMPORAL_JWT_AUDIENCE"
-	envExpiration       = "TEMPORAL_JWT_EXPIRATION"
-	envToken            = "TEMPORAL_AUTH_TOKEN"
-	envTokenFile        = "TEMPORAL_AUTH_TOKEN_FILE"
-	envScope            = "TEMPORAL_AUTH_SCOPE"
+	EnvProvider         = "TEMPORAL_AUTH_PROVIDER"
+	EnvLeeway           = "TEMPORAL_AUTH_REGEN_LEEWAY"
+	EnvKeyFile          = "TEMPORAL_JWT_PRIVATE_KEY_FILE"
+	EnvKey              = "TEMPORAL_JWT_PRIVATE_KEY"
+	EnvKeyID            = "TEMPORAL_JWT_KEY_ID"
+	EnvPermissions      = "TEMPORAL_JWT_PERMISSIONS"
+	EnvPermissionsClaim = "TEMPORAL_JWT_PERMISSIONS_CLAIM"
+	EnvSubject          = "TEMPORAL_JWT_SUBJECT"
+	EnvIssuer           = "TEMPORAL_JWT_ISSUER"
+	EnvAudience         = "TEMPORAL_JWT_AUDIENCE"
+	EnvExpiration       = "TEMPORAL_JWT_EXPIRATION"
+	EnvToken            = "TEMPORAL_AUTH_TOKEN"
+	EnvTokenFile        = "TEMPORAL_AUTH_TOKEN_FILE"
+	EnvScope            = "TEMPORAL_AUTH_SCOPE"
 )
 
 // The values of TEMPORAL_AUTH_PROVIDER, also returned by [Auth.Kind].
@@ -46,9 +46,9 @@ const (
 // that are refused when TEMPORAL_AUTH_PROVIDER names another provider. The
 // first set variable of a list is the one errors name.
 var (
-	jwtVars    = []string{envKeyFile, envKey, envKeyID, envPermissions, envPermissionsClaim, envSubject, envIssuer, envAudience, envExpiration}
-	staticVars = []string{envTokenFile, envToken}
-	azureVars  = []string{envScope}
+	jwtVars    = []string{EnvKeyFile, EnvKey, EnvKeyID, EnvPermissions, EnvPermissionsClaim, EnvSubject, EnvIssuer, EnvAudience, EnvExpiration}
+	staticVars = []string{EnvTokenFile, EnvToken}
+	azureVars  = []string{EnvScope}
 )
 
 // azureTriggers are the Azure SDK's variables (and AZURE_MANAGED_IDENTITY)
@@ -241,8 +241,8 @@ func parseEnv(lookup func(string) (string, bool)) (*settings, error) {
 	}
 
 	s := &settings{}
-	if v := get(envLeeway); v != "" {
-		d, err := parseDuration(envLeeway, v)
+	if v := get(EnvLeeway); v != "" {
+		d, err := parseDuration(EnvLeeway, v)
 		if err != nil {
 			return nil, err
 		}
@@ -251,15 +251,15 @@ func parseEnv(lookup func(string) (string, bool)) (*settings, error) {
 
 	jwtVar, staticVar := firstSet(jwtVars), firstSet(staticVars)
 	azureVar := firstSet(azureVars)
-	switch p := strings.ToLower(get(envProvider)); p {
+	switch p := strings.ToLower(get(EnvProvider)); p {
 	case kindJWT, kindAzure, kindStatic, kindNone:
-		s.kind, s.because = p, envProvider+"="+p
+		s.kind, s.because = p, EnvProvider+"="+p
 		for _, other := range []struct{ kind, name string }{
 			{kindJWT, jwtVar}, {kindStatic, staticVar}, {kindAzure, azureVar},
 		} {
 			if other.name != "" && other.kind != p {
 				return nil, fmt.Errorf("temporalauth: %s is set, but %s=%s: unset it (it configures the %s provider), or choose %s=%s",
-					other.name, envProvider, p, other.kind, envProvider, other.kind)
+					other.name, EnvProvider, p, other.kind, EnvProvider, other.kind)
 			}
 		}
 	case "":
@@ -283,11 +283,11 @@ func parseEnv(lookup func(string) (string, bool)) (*settings, error) {
 		case 1:
 		default:
 			return nil, fmt.Errorf("temporalauth: variables of more than one provider are set: %s; set %s to the one to use, or unset the others",
-				strings.Join(found, " and "), envProvider)
+				strings.Join(found, " and "), EnvProvider)
 		}
 	default:
 		return nil, fmt.Errorf("temporalauth: %s=%s: want jwt, azure, static or none, or leave it unset to choose from the variables present",
-			envProvider, quote(get(envProvider)))
+			EnvProvider, quote(get(EnvProvider)))
 	}
 
 	var err error
@@ -317,19 +317,19 @@ func (s *settings) chosen(err error) error {
 	if s.kind == kindAzure {
 		// Azure platforms set AZURE_ variables for their own purposes.
 		return fmt.Errorf("temporalauth: %s provider (chosen because %s is set; set %s to choose another): %w",
-			s.kind, s.because, envProvider, err)
+			s.kind, s.because, EnvProvider, err)
 	}
 	return fmt.Errorf("temporalauth: %s provider (chosen because %s is set): %w", s.kind, s.because, err)
 }
 
 func (s *settings) parseJWT(get func(string) string) error {
-	s.keyFile = get(envKeyFile)
-	pemKey := get(envKey)
+	s.keyFile = get(EnvKeyFile)
+	pemKey := get(EnvKey)
 	switch {
 	case s.keyFile != "" && pemKey != "":
-		return s.chosen(fmt.Errorf("%s and %s are both set: give the private key one way", envKeyFile, envKey))
+		return s.chosen(fmt.Errorf("%s and %s are both set: give the private key one way", EnvKeyFile, EnvKey))
 	case s.keyFile == "" && pemKey == "":
-		return s.chosen(fmt.Errorf("no private key: set %s to a PEM private key file, or %s to the PEM key itself", envKeyFile, envKey))
+		return s.chosen(fmt.Errorf("no private key: set %s to a PEM private key file, or %s to the PEM key itself", EnvKeyFile, EnvKey))
 	}
 	if pemKey != "" {
 		if !strings.Contains(pemKey, "\n") {
@@ -339,71 +339,71 @@ func (s *settings) parseJWT(get func(string) string) error {
 		}
 		s.keyPEM = func() string { return pemKey }
 	}
-	if s.keyID = get(envKeyID); s.keyID != "" {
+	if s.keyID = get(EnvKeyID); s.keyID != "" {
 		if s.keyFile != "" {
 			return s.chosen(fmt.Errorf("%s cannot be used with %s: a key file may be replaced, and its kid must change with it, so the key's thumbprint is the kid (publish the key with that kid)",
-				envKeyID, envKeyFile))
+				EnvKeyID, EnvKeyFile))
 		}
 		if strings.ContainsFunc(s.keyID, isSpaceOrControl) {
-			return s.chosen(fmt.Errorf("%s=%s contains white space or a control character", envKeyID, quote(s.keyID)))
+			return s.chosen(fmt.Errorf("%s=%s contains white space or a control character", EnvKeyID, quote(s.keyID)))
 		}
 	}
-	perms, err := parseList(envPermissions, get(envPermissions), "default:write,temporal-system:read")
+	perms, err := parseList(EnvPermissions, get(EnvPermissions), "default:write,temporal-system:read")
 	if err != nil {
 		return s.chosen(err)
 	}
 	for i, p := range perms {
 		perm, err := headers.ParsePermission(p)
 		if err != nil {
-			return s.chosen(fmt.Errorf("%s: entry %d: %s", envPermissions, i+1, strings.TrimPrefix(err.Error(), "headers: ")))
+			return s.chosen(fmt.Errorf("%s: entry %d: %s", EnvPermissions, i+1, strings.TrimPrefix(err.Error(), "headers: ")))
 		}
 		s.permissions = append(s.permissions, perm.String())
 	}
-	if s.claim = get(envPermissionsClaim); s.claim != "" {
+	if s.claim = get(EnvPermissionsClaim); s.claim != "" {
 		for _, r := range reservedClaims {
 			if s.claim == r {
 				return s.chosen(fmt.Errorf("%s=%s: the signer sets the %q claim itself; name another claim, such as permissions (the default) or roles",
-					envPermissionsClaim, quote(s.claim), r))
+					EnvPermissionsClaim, quote(s.claim), r))
 			}
 		}
 	}
-	s.subject, s.issuer = get(envSubject), get(envIssuer)
-	if s.audience, err = parseList(envAudience, get(envAudience), "temporal-server"); err != nil {
+	s.subject, s.issuer = get(EnvSubject), get(EnvIssuer)
+	if s.audience, err = parseList(EnvAudience, get(EnvAudience), "temporal-server"); err != nil {
 		return s.chosen(err)
 	}
-	if v := get(envExpiration); v != "" {
-		if s.expiration, err = parseDuration(envExpiration, v); err != nil {
+	if v := get(EnvExpiration); v != "" {
+		if s.expiration, err = parseDuration(EnvExpiration, v); err != nil {
 			return s.chosen(err)
 		}
 		if s.expiration < time.Second {
-			return s.chosen(fmt.Errorf("%s=%s: must be at least 1s", envExpiration, quote(v)))
+			return s.chosen(fmt.Errorf("%s=%s: must be at least 1s", EnvExpiration, quote(v)))
 		}
 	}
 	if s.leeway > 0 {
 		switch {
 		case s.expiration == 0 && s.leeway >= headers.DefaultJWTExpiration:
 			return s.chosen(fmt.Errorf("%s=%s must be shorter than the token lifetime, by default %s (set %s for a longer one)",
-				envLeeway, s.leeway, headers.DefaultJWTExpiration, envExpiration))
+				EnvLeeway, s.leeway, headers.DefaultJWTExpiration, EnvExpiration))
 		case s.expiration > 0 && s.leeway >= s.expiration:
 			return s.chosen(fmt.Errorf("%s=%s must be shorter than the token lifetime %s=%s",
-				envLeeway, s.leeway, envExpiration, s.expiration))
+				EnvLeeway, s.leeway, EnvExpiration, s.expiration))
 		}
 	}
 	return nil
 }
 
 func (s *settings) parseStatic(get func(string) string) error {
-	s.tokenFile = get(envTokenFile)
-	token := get(envToken)
+	s.tokenFile = get(EnvTokenFile)
+	token := get(EnvToken)
 	switch {
 	case s.tokenFile != "" && token != "":
-		return s.chosen(fmt.Errorf("%s and %s are both set: give the token one way", envTokenFile, envToken))
+		return s.chosen(fmt.Errorf("%s and %s are both set: give the token one way", EnvTokenFile, EnvToken))
 	case s.tokenFile == "" && token == "":
-		return s.chosen(fmt.Errorf("no token: set %s to a file holding the token, or %s to the token itself", envTokenFile, envToken))
+		return s.chosen(fmt.Errorf("no token: set %s to a file holding the token, or %s to the token itself", EnvTokenFile, EnvToken))
 	}
 	if token != "" {
 		if _, err := static.ParseToken(token); err != nil {
-			return s.chosen(fmt.Errorf("%s: %w", envToken, err))
+			return s.chosen(fmt.Errorf("%s: %w", EnvToken, err))
 		}
 		s.token = func() string { return token }
 	}
@@ -496,12 +496,12 @@ func (s *settings) buildJWT(a *Auth, opts headers.Options, log *slog.Logger) err
 	if opts.Clock != nil {
 		cfg.Now = opts.Clock.Now
 	}
-	keyVar := envKeyFile
+	keyVar := EnvKeyFile
 	if s.keyPEM != nil {
-		keyVar = envKey
+		keyVar = EnvKey
 		key, err := headers.ParsePrivateKeyPEM([]byte(s.keyPEM()))
 		if err != nil {
-			return s.chosen(fmt.Errorf("%s: %s", envKey, strings.TrimPrefix(err.Error(), "headers: ")))
+			return s.chosen(fmt.Errorf("%s: %s", EnvKey, strings.TrimPrefix(err.Error(), "headers: ")))
 		}
 		cfg.Key = key
 	}
@@ -515,7 +515,7 @@ func (s *settings) buildJWT(a *Auth, opts headers.Options, log *slog.Logger) err
 		exp = headers.DefaultJWTExpiration
 	}
 	if opts.Leeway >= exp {
-		return s.chosen(fmt.Errorf("EnvOptions.Provider.Leeway %s must be shorter than the token lifetime %s=%s", opts.Leeway, envExpiration, exp))
+		return s.chosen(fmt.Errorf("EnvOptions.Provider.Leeway %s must be shorter than the token lifetime %s=%s", opts.Leeway, EnvExpiration, exp))
 	}
 	if opts.Name == "" {
 		if s.keyFile != "" {
@@ -527,7 +527,7 @@ func (s *settings) buildJWT(a *Auth, opts headers.Options, log *slog.Logger) err
 	if s.keyFile != "" {
 		if err := headers.CheckKeyFilePermissions(s.keyFile); err != nil {
 			log.Warn("temporalauth: private key file permissions are too open",
-				slog.String("variable", envKeyFile), slog.Any("error", err))
+				slog.String("variable", EnvKeyFile), slog.Any("error", err))
 		}
 	}
 	a.signer, a.jwt = signer, cfg
@@ -541,17 +541,17 @@ func (s *settings) buildStatic(a *Auth, opts headers.Options) error {
 	if s.tokenFile != "" {
 		p, err := static.NewFileProvider(s.tokenFile, static.FileOptions{}, opts)
 		if err != nil {
-			return s.chosen(fmt.Errorf("%s: %w", envTokenFile, err))
+			return s.chosen(fmt.Errorf("%s: %w", EnvTokenFile, err))
 		}
 		a.provider, a.tokenFile, a.poll = p, s.tokenFile, static.DefaultPollInterval
 		return nil
 	}
 	if opts.Name == "" {
-		opts.Name = envToken
+		opts.Name = EnvToken
 	}
 	tok, err := static.ParseToken(s.token())
 	if err != nil { // parseEnv checked it
-		return s.chosen(fmt.Errorf("%s: %w", envToken, err))
+		return s.chosen(fmt.Errorf("%s: %w", EnvToken, err))
 	}
 	p, err := static.NewFixedProvider(s.token(), opts)
 	if err != nil {

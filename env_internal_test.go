@@ -10,8 +10,8 @@ import (
 // fuzzVars are the variables FuzzParseEnv sets, in the order of its
 // arguments.
 var fuzzVars = []string{
-	envProvider, envLeeway, envKeyFile, envKey, envKeyID, envPermissions, envPermissionsClaim,
-	envAudience, envExpiration, envToken, envTokenFile, envScope,
+	EnvProvider, EnvLeeway, EnvKeyFile, EnvKey, EnvKeyID, EnvPermissions, EnvPermissionsClaim,
+	EnvAudience, EnvExpiration, EnvToken, EnvTokenFile, EnvScope,
 	"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_MANAGED_IDENTITY",
 }
 

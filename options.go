@@ -65,7 +65,7 @@ func LoadClientOptions(o EnvOptions) (client.Options, *Auth, error) {
 	header := strings.ToLower(orDefault(o.Provider.Header, headers.DefaultHeader))
 	if prof.APIKey != "" && s.kind != kindNone && header == headers.DefaultHeader {
 		return client.Options{}, nil, fmt.Errorf("temporalauth: %s and %s are both set: both would send the %s header; unset %s to use the %s provider, or set %s=none to use the API key",
-			apiKeySource(lookup), s.because, header, apiKeySource(lookup), s.kind, envProvider)
+			apiKeySource(lookup), s.because, header, apiKeySource(lookup), s.kind, EnvProvider)
 	}
 	opts, err := prof.ToClientOptions(envconfig.ToClientOptionsRequest{})
 	if err != nil {

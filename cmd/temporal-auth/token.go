@@ -13,23 +13,6 @@ import (
 	"github.com/temporalauth/temporalauth/headers"
 )
 
-// The environment variables of the temporalauth package that token's flags
-// set.
-const (
-	envProvider    = "TEMPORAL_AUTH_PROVIDER"
-	envLeeway      = "TEMPORAL_AUTH_REGEN_LEEWAY"
-	envKeyFile     = "TEMPORAL_JWT_PRIVATE_KEY_FILE"
-	envKey         = "TEMPORAL_JWT_PRIVATE_KEY"
-	envKeyID       = "TEMPORAL_JWT_KEY_ID"
-	envPermissions = "TEMPORAL_JWT_PERMISSIONS"
-	envClaim       = "TEMPORAL_JWT_PERMISSIONS_CLAIM"
-	envSubject     = "TEMPORAL_JWT_SUBJECT"
-	envIssuer      = "TEMPORAL_JWT_ISSUER"
-	envAudience    = "TEMPORAL_JWT_AUDIENCE"
-	envExpiration  = "TEMPORAL_JWT_EXPIRATION"
-	envScope       = "TEMPORAL_AUTH_SCOPE"
-)
-
 // A tokenFlag is a flag of token that overrides an environment variable.
 type tokenFlag struct {
 	name  string
@@ -76,14 +59,14 @@ Microsoft Entra ID with the AZURE_* credentials; static prints the configured
 token after checking it.`,
 	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
 		flags := []*tokenFlag{
-			{name: "provider", env: envProvider},
-			{name: "key", env: envKeyFile, hides: []string{envKey, envKeyID}, kind: "jwt"},
-			{name: "permissions", env: envPermissions, kind: "jwt"},
-			{name: "subject", env: envSubject, kind: "jwt"},
-			{name: "issuer", env: envIssuer, kind: "jwt"},
-			{name: "audience", env: envAudience, kind: "jwt"},
-			{name: "claim-name", env: envClaim, kind: "jwt"},
-			{name: "scope", env: envScope, kind: "azure"},
+			{name: "provider", env: temporalauth.EnvProvider},
+			{name: "key", env: temporalauth.EnvKeyFile, hides: []string{temporalauth.EnvKey, temporalauth.EnvKeyID}, kind: "jwt"},
+			{name: "permissions", env: temporalauth.EnvPermissions, kind: "jwt"},
+			{name: "subject", env: temporalauth.EnvSubject, kind: "jwt"},
+			{name: "issuer", env: temporalauth.EnvIssuer, kind: "jwt"},
+			{name: "audience", env: temporalauth.EnvAudience, kind: "jwt"},
+			{name: "claim-name", env: temporalauth.EnvPermissionsClaim, kind: "jwt"},
+			{name: "scope", env: temporalauth.EnvScope, kind: "azure"},
 		}
 		usage := map[string]string{
 			"provider":    "`provider`: jwt, azure or static (default: chosen from the variables set)",
@@ -114,7 +97,7 @@ token after checking it.`,
 				if *ttl < time.Second {
 					return usagef("--ttl %s: must be at least 1s", *ttl)
 				}
-				flags = append(flags, &tokenFlag{name: "ttl", env: envExpiration, kind: "jwt", value: ttl.String(), set: true})
+				flags = append(flags, &tokenFlag{name: "ttl", env: temporalauth.EnvExpiration, kind: "jwt", value: ttl.String(), set: true})
 			}
 			if *timeout <= 0 {
 				return usagef("--timeout %s: must be positive", *timeout)
@@ -131,7 +114,7 @@ token after checking it.`,
 // that they fail as usage errors naming the flag.
 func checkTokenFlags(flags []*tokenFlag, env func(string) (string, bool)) error {
 	provider := ""
-	if v, _ := env(envProvider); v != "" {
+	if v, _ := env(temporalauth.EnvProvider); v != "" {
 		provider = strings.ToLower(strings.TrimSpace(v))
 	}
 	for _, f := range flags {
@@ -171,7 +154,7 @@ func checkTokenFlags(flags []*tokenFlag, env func(string) (string, bool)) error 
 func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, timeout time.Duration) error {
 	override := map[string]string{
 		// Leeway matters to a long-lived provider, not to one token.
-		envLeeway: "",
+		temporalauth.EnvLeeway: "",
 	}
 	for _, f := range flags {
 		if !f.set {
@@ -196,7 +179,7 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tim
 	defer auth.Close()
 	p := auth.Provider()
 	if p == nil {
-		return usagef("no token provider configured: give --key FILE (jwt), or set %s with its variables (see --help)", envProvider)
+		return usagef("no token provider configured: give --key FILE (jwt), or set %s with its variables (see --help)", temporalauth.EnvProvider)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
