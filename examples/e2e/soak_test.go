@@ -16,19 +16,48 @@ import (
 // it for 60s (scripts/test.sh). Unset, the test is skipped.
 const soakEnv = "TEMPORALAUTH_SOAK"
 
-// blipSource fails while down is set: an identity provider's outage.
+// blipSource is a token source with outages: after goDown, it fails every
+// call until blip has passed since the first call it failed.
 type blipSource struct {
 	headers.TokenSource
-	down  atomic.Bool
+	blip  time.Duration
 	fails atomic.Int64
+
+	mu   sync.Mutex
+	down bool
+	upAt time.Time // zero until the outage's first failed call
 }
 
 func (b *blipSource) Token(ctx context.Context) (headers.Token, error) {
-	if b.down.Load() {
-		b.fails.Add(1)
-		return headers.Token{}, errors.New("identity provider unavailable (soak blip)")
+	b.mu.Lock()
+	if b.down {
+		now := time.Now()
+		if b.upAt.IsZero() {
+			b.upAt = now.Add(b.blip)
+		}
+		if now.Before(b.upAt) {
+			b.mu.Unlock()
+			b.fails.Add(1)
+			return headers.Token{}, errors.New("identity provider unavailable (soak blip)")
+		}
+		b.down = false
 	}
+	b.mu.Unlock()
 	return b.TokenSource.Token(ctx)
+}
+
+// goDown starts an outage.
+func (b *blipSource) goDown() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.down, b.upAt = true, time.Time{}
+}
+
+// isDown reports whether the outage has not ended yet.
+func (b *blipSource) isDown() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.down
 }
 
 // TestSoak runs a worker and a starter on the real server with 20-second
@@ -44,7 +73,7 @@ func TestSoak(t *testing.T) {
 		refresh     = time.Second
 		waitRefresh = 2*refresh + 500*time.Millisecond
 		lifetime    = 20 * time.Second
-		blip        = 2 * time.Second // after the first failure: under the 5s leeway of a 20s token
+		blip        = 2 * time.Second // from the first failure: under the 5s leeway of a 20s token
 	)
 	s := startLocalServer(t, refresh)
 	newProvider := func() (*headers.Provider, *blipSource) {
@@ -53,7 +82,7 @@ func TestSoak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src := &blipSource{TokenSource: signer}
+		src := &blipSource{TokenSource: signer, blip: blip}
 		p := headers.New(src, headers.Options{Logger: quietLogger})
 		t.Cleanup(func() { p.Close() })
 		return p, src
@@ -95,20 +124,17 @@ func TestSoak(t *testing.T) {
 
 	start := time.Now()
 	at := func(frac float64) { time.Sleep(time.Until(start.Add(time.Duration(frac * float64(length))))) }
-	// outage takes the token sources down until each has failed a
-	// refresh, and for blip after that: callers must ride it out on the
-	// still-valid token while the refresh backs off.
+	// outage takes the token sources down until each has failed its
+	// refreshes for blip: callers must ride it out on the still-valid
+	// token while the refresh backs off. Each source's outage is timed
+	// from its own first failure, as the providers' refresh times differ.
 	outage := func() {
-		wf, sf := wsrc.fails.Load(), ssrc.fails.Load()
-		wsrc.down.Store(true)
-		ssrc.down.Store(true)
-		deadline := time.Now().Add(lifetime + waitRefresh)
-		for (wsrc.fails.Load() == wf || ssrc.fails.Load() == sf) && time.Now().Before(deadline) {
+		wsrc.goDown()
+		ssrc.goDown()
+		deadline := time.Now().Add(lifetime + blip + waitRefresh)
+		for (wsrc.isDown() || ssrc.isDown()) && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(blip)
-		wsrc.down.Store(false)
-		ssrc.down.Store(false)
 	}
 	old := s.keyJWK
 	rotate := func() {
