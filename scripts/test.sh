@@ -47,4 +47,7 @@ if [[ " ${modules[*]} " == *" examples "* ]]; then
 	# time; the library code it exercises ran under -race above.
 	# TestSoak runs for ${TEMPORALAUTH_SOAK} (set it to 10m for the long soak).
 	(cd examples && TEMPORALAUTH_SOAK="${TEMPORALAUTH_SOAK:-60s}" go test -count=1 -timeout 30m ./...)
+
+	step "end-to-end benchmark, two iterations (BENCHMARKS.md figure 5 runs it longer)"
+	(cd examples && go test -count=1 -run '^$' -bench '^BenchmarkE2E$' -benchtime 2x ./e2e/)
 fi

@@ -63,6 +63,7 @@ import (
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
@@ -119,6 +120,12 @@ type Config struct {
 	SystemHeaders interface {
 		GetHeaders(context.Context) (map[string]string, error)
 	}
+	// MaxRPS, when positive, replaces the frontend's rate limits, overall
+	// and per namespace: requests per second (the server's default: 2400)
+	// and the database queries they cause (default 2000). Benchmarks that
+	// drive the frontend harder than that set it, so that they measure the
+	// server rather than its rate limiters.
+	MaxRPS int
 	// Logger for the server; default discards everything below warn and
 	// writes the rest to stderr, one line each without stack traces, until
 	// Stop begins (then it is silent). The server logs every token it
@@ -263,6 +270,14 @@ func Start(cfg Config) (*Server, error) {
 			}
 			return authorization.NewDefaultJWTClaimMapper(kp, &c.Global.Authorization, logger)
 		}),
+	}
+	if cfg.MaxRPS > 0 {
+		dc := dynamicconfig.NewMemoryClient()
+		dc.OverrideSetting(dynamicconfig.FrontendRPS, cfg.MaxRPS)
+		dc.OverrideSetting(dynamicconfig.FrontendMaxNamespaceRPSPerInstance, cfg.MaxRPS)
+		dc.OverrideSetting(dynamicconfig.FrontendPersistenceMaxQPS, cfg.MaxRPS)
+		dc.OverrideSetting(dynamicconfig.FrontendPersistenceNamespaceMaxQPS, cfg.MaxRPS)
+		opts = append(opts, temporal.WithDynamicConfigClient(dc))
 	}
 	if cfg.Audience != "" {
 		opts = append(opts, temporal.WithAudienceGetter(func(*config.Config) authorization.JWTAudienceMapper {

@@ -316,3 +316,30 @@ func TestStartValidates(t *testing.T) {
 		t.Error("Start without SystemHeaders succeeded")
 	}
 }
+
+// TestMaxRPS shows that Config.MaxRPS replaces the frontend's rate limits:
+// at 5 requests a second (bursts of 10), 50 calls in a row are throttled,
+// where the default limits (2400) would let them all through.
+func TestMaxRPS(t *testing.T) {
+	sig := newSigner(t)
+	s := start(t, devserver.Config{
+		JWKSURLs:      []string{sig.url()},
+		SystemHeaders: bearer(sig.token(t, "", "", "temporal-system:admin")),
+		MaxRPS:        5,
+	})
+	c := mustDial(t, s, bearer(sig.token(t, "", "", "default:read")))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 50 {
+		_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
+		var limited *serviceerror.ResourceExhausted
+		if errors.As(err, &limited) {
+			t.Logf("call %d throttled: %v", i+1, err)
+			return
+		}
+		if err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	t.Fatal("50 calls at MaxRPS 5: none throttled")
+}

@@ -7,7 +7,11 @@
 // most of it spent in tests that wait for tokens to expire; they run in
 // parallel, each with its own server.
 //
-// Shared helpers (this file), for every test file of the package:
+// BenchmarkE2E (bench_test.go) compares the cost of a headers.Provider
+// with that of a fixed header map on the same server.
+//
+// Shared helpers (this file), for every test and benchmark of the package
+// (they take a testing.TB):
 //
 //   - newAuthority(t): a JWKS served on 127.0.0.1 from a headers.KeySet
 //     (field keys, URL in url); newKeyFile(t, publish) writes a new ES256
@@ -18,12 +22,15 @@
 //   - startServer(t, cfg): a devserver.Server started with cfg as given,
 //     stopped at cleanup.
 //   - startLocalServer(t, refresh): an authority, one published key file and
-//     a server trusting it, with the "default" namespace.
+//     a server trusting it, with the "default" namespace;
+//     startLocalServerConfig(t, cfg) takes the server's other settings.
 //   - dial / mustDial(t, hostPort, hp, dialOpts...): a client of namespace
 //     "default", closed at cleanup.
 //   - runWorker(t, hostPort, hp, dialOpts...): a hello worker on its own
 //     client; returns its stop function (also called at cleanup).
-//   - runWorkflow(ctx, c): runs hello.Greet and checks its result.
+//     runWorkerOn polls a task queue of its own.
+//   - runWorkflow(ctx, c): runs hello.Greet and checks its result;
+//     runWorkflowOn on a given task queue.
 //   - wantPermissionDenied(t, what, err): asserts *serviceerror.PermissionDenied.
 //   - bearer: a headers provider sending a fixed token, even an expired one.
 //   - callCounter (a dial option counting attempts and refusals),
@@ -129,7 +136,7 @@ type authority struct {
 }
 
 // newAuthority serves an empty key set; the server stops at cleanup.
-func newAuthority(t *testing.T) *authority {
+func newAuthority(t testing.TB) *authority {
 	t.Helper()
 	a := &authority{keys: &headers.KeySet{}, dir: t.TempDir()}
 	url, stop, err := devserver.ServeJWKS(a.keys)
@@ -144,7 +151,7 @@ func newAuthority(t *testing.T) *authority {
 // newKeyFile generates an ES256 key, writes it to a new file under the
 // authority's directory and publishes it when publish is set. It returns
 // the file's path and the key's JWK.
-func (a *authority) newKeyFile(t *testing.T, publish bool) (string, headers.JWK) {
+func (a *authority) newKeyFile(t testing.TB, publish bool) (string, headers.JWK) {
 	t.Helper()
 	path := filepath.Join(a.dir, fmt.Sprintf("key-%d.pem", keyFiles.Add(1)))
 	return path, a.rotateKeyFile(t, path, publish)
@@ -155,7 +162,7 @@ var keyFiles atomic.Int64
 // rotateKeyFile writes a new ES256 key over path (atomically, as
 // headers.WritePrivateKeyFile does) and publishes it when publish is set.
 // It returns the new key's JWK.
-func (a *authority) rotateKeyFile(t *testing.T, path string, publish bool) headers.JWK {
+func (a *authority) rotateKeyFile(t testing.TB, path string, publish bool) headers.JWK {
 	t.Helper()
 	key, jwk := newKey(t)
 	if publish {
@@ -171,7 +178,7 @@ func (a *authority) rotateKeyFile(t *testing.T, path string, publish bool) heade
 
 // newKey generates an ES256 key and returns it with its JWK, whose kid is
 // the key's thumbprint: the kid a Signer sends for it.
-func newKey(t *testing.T) (*ecdsa.PrivateKey, headers.JWK) {
+func newKey(t testing.TB) (*ecdsa.PrivateKey, headers.JWK) {
 	t.Helper()
 	key, err := headers.GenerateES256Key()
 	if err != nil {
@@ -186,7 +193,7 @@ func newKey(t *testing.T) (*ecdsa.PrivateKey, headers.JWK) {
 
 // provider returns a headers.Provider signing with keyFile and granting
 // perms, closed at cleanup. edit, when set, adjusts the configuration.
-func provider(t *testing.T, keyFile string, perms []string, edit func(*headers.JWTConfig, *headers.Options)) *headers.Provider {
+func provider(t testing.TB, keyFile string, perms []string, edit func(*headers.JWTConfig, *headers.Options)) *headers.Provider {
 	t.Helper()
 	cfg := headers.JWTConfig{KeyFile: keyFile, Subject: "e2e-" + t.Name(), Permissions: perms}
 	opts := headers.Options{Logger: quietLogger}
@@ -202,7 +209,7 @@ func provider(t *testing.T, keyFile string, perms []string, edit func(*headers.J
 }
 
 // startServer starts a devserver with cfg and stops it at cleanup.
-func startServer(t *testing.T, cfg devserver.Config) *devserver.Server {
+func startServer(t testing.TB, cfg devserver.Config) *devserver.Server {
 	t.Helper()
 	began := time.Now()
 	s, err := devserver.Start(cfg)
@@ -233,25 +240,29 @@ type localServer struct {
 // server that refetches the authority's JWKS every refresh (zero: the
 // devserver default). The namespace is registered with a
 // temporal-system:admin token signed by a key of its own.
-func startLocalServer(t *testing.T, refresh time.Duration) *localServer {
+func startLocalServer(t testing.TB, refresh time.Duration) *localServer {
+	t.Helper()
+	return startLocalServerConfig(t, devserver.Config{RefreshInterval: refresh})
+}
+
+// startLocalServerConfig is startLocalServer with the server's other
+// settings from cfg; it sets JWKSURLs, Namespaces and SystemHeaders.
+func startLocalServerConfig(t testing.TB, cfg devserver.Config) *localServer {
 	t.Helper()
 	a := newAuthority(t)
 	adminKey, _ := a.newKeyFile(t, true)
 	keyFile, jwk := a.newKeyFile(t, true)
-	admin := provider(t, adminKey, []string{"temporal-system:admin"}, nil)
-	s := startServer(t, devserver.Config{
-		JWKSURLs:        []string{a.url},
-		RefreshInterval: refresh,
-		Namespaces:      []string{namespace},
-		SystemHeaders:   admin,
-	})
+	cfg.JWKSURLs = []string{a.url}
+	cfg.Namespaces = []string{namespace}
+	cfg.SystemHeaders = provider(t, adminKey, []string{"temporal-system:admin"}, nil)
+	s := startServer(t, cfg)
 	return &localServer{Server: s, auth: a, keyFile: keyFile, keyJWK: jwk}
 }
 
 // dial connects a client of the namespace to hostPort with hp (nil: no
 // headers); it is closed at cleanup. It returns Dial's error, which a
 // server refusing the token causes.
-func dial(t *testing.T, hostPort string, hp headersProvider, dialOpts ...grpc.DialOption) (client.Client, error) {
+func dial(t testing.TB, hostPort string, hp headersProvider, dialOpts ...grpc.DialOption) (client.Client, error) {
 	t.Helper()
 	c, err := client.Dial(client.Options{
 		HostPort:          hostPort,
@@ -268,7 +279,7 @@ func dial(t *testing.T, hostPort string, hp headersProvider, dialOpts ...grpc.Di
 }
 
 // mustDial is dial failing the test on error.
-func mustDial(t *testing.T, hostPort string, hp headersProvider, dialOpts ...grpc.DialOption) client.Client {
+func mustDial(t testing.TB, hostPort string, hp headersProvider, dialOpts ...grpc.DialOption) client.Client {
 	t.Helper()
 	c, err := dial(t, hostPort, hp, dialOpts...)
 	if err != nil {
@@ -280,7 +291,13 @@ func mustDial(t *testing.T, hostPort string, hp headersProvider, dialOpts ...grp
 // runWorker starts a worker for the hello workflow on its own client. The
 // returned function stops the worker and closes its client; it is also
 // called at cleanup and may be called more than once.
-func runWorker(t *testing.T, hostPort string, hp headersProvider, dialOpts ...grpc.DialOption) (stop func()) {
+func runWorker(t testing.TB, hostPort string, hp headersProvider, dialOpts ...grpc.DialOption) (stop func()) {
+	t.Helper()
+	return runWorkerOn(t, hello.TaskQueue, hostPort, hp, dialOpts...)
+}
+
+// runWorkerOn is runWorker polling taskQueue.
+func runWorkerOn(t testing.TB, taskQueue, hostPort string, hp headersProvider, dialOpts ...grpc.DialOption) (stop func()) {
 	t.Helper()
 	c, err := client.Dial(client.Options{
 		HostPort:          hostPort,
@@ -292,7 +309,7 @@ func runWorker(t *testing.T, hostPort string, hp headersProvider, dialOpts ...gr
 	if err != nil {
 		t.Fatalf("worker dial %s: %v", hostPort, err)
 	}
-	w := worker.New(c, hello.TaskQueue, worker.Options{})
+	w := worker.New(c, taskQueue, worker.Options{})
 	hello.Register(w)
 	if err := w.Start(); err != nil {
 		c.Close()
@@ -312,7 +329,12 @@ func runWorker(t *testing.T, hostPort string, hp headersProvider, dialOpts ...gr
 // runWorkflow runs hello.Greet to completion through c and checks that it
 // returned wantGreeting.
 func runWorkflow(ctx context.Context, c client.Client) error {
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: hello.TaskQueue}, hello.Greet, hello.Name)
+	return runWorkflowOn(ctx, c, hello.TaskQueue)
+}
+
+// runWorkflowOn is runWorkflow on taskQueue.
+func runWorkflowOn(ctx context.Context, c client.Client, taskQueue string) error {
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: taskQueue}, hello.Greet, hello.Name)
 	if err != nil {
 		return fmt.Errorf("start workflow: %w", err)
 	}
@@ -328,7 +350,7 @@ func runWorkflow(ctx context.Context, c client.Client) error {
 
 // wantPermissionDenied fails the test unless err is (or wraps) a
 // *serviceerror.PermissionDenied.
-func wantPermissionDenied(t *testing.T, what string, err error) {
+func wantPermissionDenied(t testing.TB, what string, err error) {
 	t.Helper()
 	var denied *serviceerror.PermissionDenied
 	if !errors.As(err, &denied) {
@@ -382,7 +404,7 @@ func (rc *refreshCounter) onRefresh(e headers.RefreshEvent) {
 }
 
 // tokenKID returns the kid header of a JWT.
-func tokenKID(t *testing.T, token string) string {
+func tokenKID(t testing.TB, token string) string {
 	t.Helper()
 	head, _, ok := strings.Cut(token, ".")
 	if !ok {
