@@ -363,14 +363,20 @@ func TestJWTServerRefuses(t *testing.T) {
 	}
 }
 
+// skewedClock is the system clock off by its value.
+type skewedClock time.Duration
+
+func (c skewedClock) Now() time.Time { return time.Now().Add(time.Duration(c)) }
+
+func (skewedClock) AfterFunc(d time.Duration, f func()) headers.Timer { return time.AfterFunc(d, f) }
+
 // A client whose clock runs 30 s ahead of the server's is accepted: the
-// signer backdates iat and nbf by JWTConfig.ClockSkew (one minute by
+// signer backdates iat and nbf by jwtkey.Config.ClockSkew (one minute by
 // default). Without that backdating the server refuses its tokens.
 func TestJWTClientClockAhead(t *testing.T) {
 	t.Parallel()
 	s := startLocalServer(t, 0)
-	ahead := func() time.Time { return time.Now().Add(30 * time.Second) }
-	clockAhead := func(cfg *jwtkey.Config, _ *headers.Options) { cfg.Now = ahead }
+	clockAhead := func(cfg *jwtkey.Config, _ *headers.Options) { cfg.Clock = skewedClock(30 * time.Second) }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -383,7 +389,7 @@ func TestJWTClientClockAhead(t *testing.T) {
 	}
 
 	noSkew := provider(t, s.keyFile, []string{"default:write"}, func(cfg *jwtkey.Config, _ *headers.Options) {
-		cfg.Now = ahead
+		cfg.Clock = skewedClock(30 * time.Second)
 		cfg.ClockSkew = -1 // no backdating: iat and nbf are 30 s in the server's future
 	})
 	_, err := dial(t, s.HostPort(), noSkew)
