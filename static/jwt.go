@@ -1,13 +1,14 @@
 package static
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/temporalauth/temporalauth/internal/jwtinfo"
 )
 
 // The range of exp claims ExpiryOf accepts: the years 1 to 9999, excluding
@@ -83,6 +84,4 @@ func isJSONObject(seg string) bool {
 
 // decodeSegment decodes one base64url segment of a JWT, with or without
 // padding.
-func decodeSegment(seg string) ([]byte, error) {
-	return base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
-}
+var decodeSegment = jwtinfo.DecodeSegment
