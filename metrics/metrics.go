@@ -1,0 +1,195 @@
+// Package metrics reports a headers.Provider's token refreshes and the
+// server's rejections of its tokens through go.temporal.io/sdk's
+// client.MetricsHandler, the pipeline Temporal workers already export
+// (Prometheus through go.temporal.io/sdk/contrib/tally, OpenTelemetry
+// through go.temporal.io/sdk/contrib/opentelemetry).
+//
+// Set Recorder.OnRefresh as headers.Options.OnRefresh and add
+// Recorder.DialOption to client.Options.ConnectionOptions.DialOptions:
+//
+//	rec := metrics.New(handler, "worker-key")
+//	p, err := jwtkey.NewProvider(cfg, headers.Options{OnRefresh: rec.OnRefresh})
+//	...
+//	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions,
+//		p.RetryUnauthorized(), rec.DialOption())
+//	opts.MetricsHandler = handler
+//
+// The names follow the SDK's: the temporal_ prefix, snake case, a counter
+// of all attempts next to a _failure counter, a _latency timer:
+//
+//	temporal_auth_token_refresh            counter  source, outcome (success|failure), trigger (background|blocking)
+//	temporal_auth_token_refresh_failure    counter  source
+//	temporal_auth_token_refresh_latency    timer    source, outcome
+//	temporal_auth_token_time_left_seconds  gauge    source
+//	temporal_auth_token_rejected           counter  source, status_code (PERMISSION_DENIED|UNAUTHENTICATED)
+//
+// The gauge is set after each refresh (after a failure, to the time left on
+// the token still served, 0 if none) and on each rejection; Watch keeps it
+// current between them. No metric carries a token or any part of one.
+package metrics
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/temporalauth/temporalauth/headers"
+)
+
+// Metric names.
+const (
+	Refresh        = "temporal_auth_token_refresh"
+	RefreshFailure = "temporal_auth_token_refresh_failure"
+	RefreshLatency = "temporal_auth_token_refresh_latency"
+	TimeLeft       = "temporal_auth_token_time_left_seconds"
+	Rejected       = "temporal_auth_token_rejected"
+)
+
+// Tag keys and values.
+const (
+	SourceTag     = "source"
+	OutcomeTag    = "outcome"
+	TriggerTag    = "trigger"
+	StatusCodeTag = "status_code"
+
+	OutcomeSuccess    = "success"
+	OutcomeFailure    = "failure"
+	TriggerBackground = "background"
+	TriggerBlocking   = "blocking"
+)
+
+// A Recorder turns refresh events and rejections into metrics. It is safe
+// for concurrent use.
+type Recorder struct {
+	h      client.MetricsHandler
+	source string
+
+	mu       sync.Mutex
+	timeLeft client.MetricsGauge
+	expiry   time.Time // of the token last reported; zero: none or never expires
+	hasToken bool
+}
+
+// New returns a Recorder that reports to h with the tag source=source
+// (say the provider's kind, "jwt" or "azure"; not a secret). A nil h
+// means client.MetricsNopHandler.
+func New(h client.MetricsHandler, source string) *Recorder {
+	if h == nil {
+		h = client.MetricsNopHandler
+	}
+	h = h.WithTags(map[string]string{SourceTag: source})
+	return &Recorder{h: h, source: source, timeLeft: h.Gauge(TimeLeft)}
+}
+
+// OnRefresh records one call to the token source. Use it as
+// headers.Options.OnRefresh, or call it from yours.
+func (r *Recorder) OnRefresh(ev headers.RefreshEvent) {
+	outcome, trigger := OutcomeSuccess, TriggerBlocking
+	if ev.Err != nil {
+		outcome = OutcomeFailure
+	}
+	if ev.Background {
+		trigger = TriggerBackground
+	}
+	r.h.WithTags(map[string]string{OutcomeTag: outcome, TriggerTag: trigger}).Counter(Refresh).Inc(1)
+	r.h.WithTags(map[string]string{OutcomeTag: outcome}).Timer(RefreshLatency).Record(ev.Took)
+	if ev.Err != nil {
+		r.h.Counter(RefreshFailure).Inc(1)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case ev.Err == nil:
+		r.expiry, r.hasToken = ev.Expiry, true
+	case ev.TimeLeft <= 0:
+		r.expiry, r.hasToken = time.Time{}, false
+	}
+	r.timeLeft.Update(ev.TimeLeft.Seconds())
+}
+
+// Update sets the time-left gauge from now: the seconds until the last
+// reported token expires, 0 once it has (or when none was ever fetched).
+// A token that never expires leaves the gauge alone.
+func (r *Recorder) Update(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.hasToken && r.expiry.IsZero() {
+		return
+	}
+	r.timeLeft.Update(max(0, r.expiry.Sub(now).Seconds()))
+}
+
+// Watch calls Update every interval until the returned stop function is
+// called, so that the gauge falls between refreshes as the token ages.
+func (r *Recorder) Watch(interval time.Duration) (stop func()) {
+	t := time.NewTicker(interval)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case now := <-t.C:
+				r.Update(now)
+			case <-done:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			t.Stop()
+			close(done)
+			wg.Wait()
+		})
+	}
+}
+
+// DialOption returns a dial option for client.Options.ConnectionOptions.
+// DialOptions that counts the calls the server refuses for their
+// credentials: UNAUTHENTICATED, and PERMISSION_DENIED "Request
+// unauthorized." (which the server also answers for a valid token that
+// lacks the permission). Placed after the provider's RetryUnauthorized, it
+// counts each refused attempt, the retried ones included.
+func (r *Recorder) DialOption() grpc.DialOption {
+	return grpc.WithChainUnaryInterceptor(r.intercept)
+}
+
+func (r *Recorder) intercept(ctx context.Context, method string, req, reply any,
+	cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if code, ok := Rejection(err); ok {
+		r.h.WithTags(map[string]string{StatusCodeTag: code}).Counter(Rejected).Inc(1)
+	}
+	return err
+}
+
+// Rejection reports whether err is the server refusing a call's
+// credentials, and the status code's name as the SDK's
+// temporal_request_failure tags it.
+func Rejection(err error) (code string, ok bool) {
+	if err == nil {
+		return "", false
+	}
+	s, isStatus := status.FromError(err)
+	if !isStatus {
+		return "", false
+	}
+	switch s.Code() {
+	case codes.Unauthenticated:
+		return "UNAUTHENTICATED", true
+	case codes.PermissionDenied:
+		if strings.HasPrefix(s.Message(), "Request unauthorized") {
+			return "PERMISSION_DENIED", true
+		}
+	}
+	return "", false
+}
