@@ -95,7 +95,7 @@ func testBinaryRoundTrip(t *testing.T, bin string) {
 	}
 	r = execBinary(t, bin, dir, exported.stdout, nil, "inspect", "--jwks", "jwks.json", "--need", "default:write")
 	r.want(t, exitOK)
-	if !strings.Contains(r.stdout, `ok    kid     "`+kid+`"`) || !strings.Contains(r.stdout, "VERDICT: ACCEPTED\n") {
+	if !strings.Contains(r.stdout, `ok    kid     "`+kid+`"`) || !strings.Contains(r.stdout, "VERDICT: ACCEPTED once the server has fetched the key") {
 		t.Errorf("inspect:\n%s", r.stdout)
 	}
 	r.noToken(t, tok)

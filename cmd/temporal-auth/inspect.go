@@ -38,7 +38,10 @@ process list: prefer the others). "Bearer <token>", "authorization: Bearer
 
 With --jwks, the token's kid is looked up in that key set (the server's
 jwtKeyProvider.keySourceURIs: an http(s) URL, a file:// URL or a file path)
-and the signature is verified with the key.
+and the signature is verified with the key. That tells that the key is
+published, not that the server has fetched it: the server reads its key set
+when it starts and then every refreshInterval, and refuses a kid it has not
+fetched (the verdict says ACCEPTED once the server has fetched the key).
 
 The token and its signature are never printed unless --show-token is given.`,
 	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {

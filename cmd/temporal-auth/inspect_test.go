@@ -115,7 +115,7 @@ func TestInspectGoodToken(t *testing.T) {
 				"signature verified with key",
 				`ok    sub     "worker"`,
 				"default    write     write",
-				"VERDICT: ACCEPTED\n",
+				"VERDICT: ACCEPTED once the server has fetched the key",
 			} {
 				if !strings.Contains(r.stdout, want) {
 					t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
@@ -290,7 +290,7 @@ func TestInspectRS256(t *testing.T) {
 	tok.want(t, exitOK)
 	r := runCLI(t, nil, tok.stdout, "inspect", "--jwks", jwksFile, "--need", "temporal-system:admin,anything:write")
 	r.want(t, exitOK)
-	for _, want := range []string{"RS256 is accepted", "signature verified", "any other namespace    -         admin", "VERDICT: ACCEPTED\n"} {
+	for _, want := range []string{"RS256 is accepted", "signature verified", "any other namespace    -         admin", "VERDICT: ACCEPTED once the server has fetched the key"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}

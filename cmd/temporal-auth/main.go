@@ -23,7 +23,11 @@
 // would be accepted), 1 failure (inspect: the token would be rejected), 2
 // usage error.
 //
-// Install it with:
+// Install it from a checkout of the repository, at its root:
+//
+//	go install ./cmd/temporal-auth
+//
+// (into $(go env GOPATH)/bin, or $GOBIN), or once the module is published:
 //
 //	go install github.com/temporalauth/temporalauth/cmd/temporal-auth@latest
 package main

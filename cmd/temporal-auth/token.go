@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/temporalauth/temporalauth"
+	"github.com/temporalauth/temporalauth/cmd/temporal-auth/internal/inspect"
 	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
@@ -26,7 +29,7 @@ type tokenFlag struct {
 var tokenCommand = &command{
 	name:     "token",
 	synopsis: "mint a token from flags or the environment and print it",
-	args:     "[--provider jwt|azure|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 10m] [--subject S] [--issuer I] [--audience A,...] [--claim-name C] [--scope S] [--export]",
+	args:     "[--provider jwt|azure|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 10m] [--subject S] [--issuer I] [--audience A,...] [--claim-name C] [--scope S] [--export [--tls=false]]",
 	about: `
 Mints one token and prints it on standard output, and nothing else there: the
 bare token, or with --export the lines
@@ -38,6 +41,25 @@ for eval "$(temporal-auth token --export)": the temporal CLI sends
 TEMPORAL_API_KEY as "authorization: Bearer <token>"; TEMPORAL_CLI_AUTH is the
 header value older tools (tctl) read. A summary without the token goes to
 standard error.
+
+The temporal CLI (v1.4 and later) turns TLS on whenever TEMPORAL_API_KEY is
+set; against a server without TLS it fails with "TLS is enabled but the
+server did not respond with TLS". Add --tls=false to print
+"export TEMPORAL_TLS=false" as well, or pass --tls=false to the temporal
+CLI. Run the eval in a subshell, ( eval ...; temporal ... ): a worker or
+starter started from a shell where TEMPORAL_API_KEY is set refuses to start,
+since the key and its token provider would both set the authorization
+header.
+
+Roles are read, write, worker and admin, as the server's default authorizer
+(go.temporal.io/server v1.32) counts them: worker=1 < read=2 < write=4 <
+admin=8, and a call passes when the caller's role is at least the call's
+(read for read-only calls, write to start workflows and poll task queues,
+admin for admin calls). So "worker" alone grants nothing, and a warning
+says so, as it does for a token without permissions.
+
+--provider makes the command ignore the TEMPORAL_* variables of the other
+providers (temporalauth.FromEnv reports them as a conflict instead).
 
 The provider and its settings come from the same environment variables as
 temporalauth.FromEnv (TEMPORAL_AUTH_PROVIDER, TEMPORAL_JWT_*, AZURE_*,
@@ -84,20 +106,42 @@ token after checking it.`,
 				return nil
 			})
 		}
-		ttl := fs.Duration("ttl", 0, "token `lifetime` (jwt; default 10m), e.g. 1h")
+		var ttl time.Duration
+		fs.Func("ttl", "token `lifetime` (jwt; default 10m), e.g. 1h or 90s", func(v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				if _, numErr := strconv.ParseFloat(strings.TrimSpace(v), 64); numErr == nil {
+					return fmt.Errorf("%q has no unit: write e.g. %ss or %sm", v, strings.TrimSpace(v), strings.TrimSpace(v))
+				}
+				return fmt.Errorf("%q is not a duration: write e.g. 10m, 1h or 90s", v)
+			}
+			ttl = d
+			return nil
+		})
 		export := fs.Bool("export", false, "print shell export lines for TEMPORAL_API_KEY and TEMPORAL_CLI_AUTH instead of the bare token")
+		tls := fs.Bool("tls", true, "with --export, --tls=false also prints export TEMPORAL_TLS=false, which a server without TLS needs: the temporal CLI turns TLS on when TEMPORAL_API_KEY is set")
 		timeout := fs.Duration("timeout", 30*time.Second, "`timeout` for acquiring the token (azure)")
 		return func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected argument %q (flags start with --)", args[0])
 			}
-			ttlSet := false
-			fs.Visit(func(f *flag.Flag) { ttlSet = ttlSet || f.Name == "ttl" })
+			ttlSet, tlsSet := false, false
+			fs.Visit(func(f *flag.Flag) {
+				ttlSet = ttlSet || f.Name == "ttl"
+				tlsSet = tlsSet || f.Name == "tls"
+			})
 			if ttlSet {
-				if *ttl < time.Second {
-					return usagef("--ttl %s: must be at least 1s", *ttl)
+				if ttl < time.Second {
+					return usagef("--ttl %s: must be at least 1s", ttl)
 				}
 				flags = append(flags, &tokenFlag{name: "ttl", env: temporalauth.EnvExpiration, kind: "jwt", value: ttl.String(), set: true})
+			}
+			var tlsLine string
+			if tlsSet {
+				if !*export {
+					return usagef("--tls only changes what --export prints: give --export too")
+				}
+				tlsLine = fmt.Sprintf("export TEMPORAL_TLS=%t\n", *tls)
 			}
 			if *timeout <= 0 {
 				return usagef("--timeout %s: must be positive", *timeout)
@@ -105,7 +149,7 @@ token after checking it.`,
 			if err := checkTokenFlags(flags, c.env); err != nil {
 				return err
 			}
-			return mintToken(ctx, c, flags, *export, *timeout)
+			return mintToken(ctx, c, flags, *export, tlsLine, *timeout)
 		}
 	},
 }
@@ -151,10 +195,26 @@ func checkTokenFlags(flags []*tokenFlag, env func(string) (string, bool)) error 
 
 // mintToken builds the provider from the environment overridden by the
 // flags, gets one token and prints it.
-func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, timeout time.Duration) error {
+func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tlsLine string, timeout time.Duration) error {
 	override := map[string]string{
 		// Leeway matters to a long-lived provider, not to one token.
 		temporalauth.EnvLeeway: "",
+	}
+	for _, f := range flags {
+		if !f.set {
+			continue
+		}
+		if f.name == "provider" {
+			// The provider is chosen on the command line: the other
+			// providers' variables are not meant for this token.
+			for kind, vars := range providerVars {
+				if kind != f.value {
+					for _, v := range vars {
+						override[v] = ""
+					}
+				}
+			}
+		}
 	}
 	for _, f := range flags {
 		if !f.set {
@@ -174,7 +234,11 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tim
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	auth, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: lookup, Logger: logger})
 	if err != nil {
-		return flagNames(err, flags)
+		err = flagNames(err, flags)
+		if strings.Contains(err.Error(), "variables of more than one provider are set") {
+			err = fmt.Errorf("%w\n(or pass --provider jwt, azure or static: this command then ignores the other providers' variables)", err)
+		}
+		return err
 	}
 	defer auth.Close()
 	p := auth.Provider()
@@ -188,8 +252,8 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tim
 		return fmt.Errorf("%s: %w", auth.Kind(), err)
 	}
 	if export {
-		_, err = fmt.Fprintf(c.stdout, "export TEMPORAL_API_KEY=%s\nexport TEMPORAL_CLI_AUTH=%s\n",
-			shellQuote(tok.Value), shellQuote("Bearer "+tok.Value))
+		_, err = fmt.Fprintf(c.stdout, "export TEMPORAL_API_KEY=%s\nexport TEMPORAL_CLI_AUTH=%s\n%s",
+			shellQuote(tok.Value), shellQuote("Bearer "+tok.Value), tlsLine)
 	} else {
 		_, err = fmt.Fprintln(c.stdout, tok.Value)
 	}
@@ -202,14 +266,84 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tim
 		summary += fmt.Sprintf("; expires %s (in %s)", tok.Expiry.UTC().Format(time.RFC3339), time.Until(tok.Expiry).Round(time.Second))
 	}
 	fmt.Fprintf(c.stderr, "temporal-auth token: %s\n", summary)
+	if auth.Kind() == "jwt" {
+		perms, _ := lookup(temporalauth.EnvPermissions)
+		for _, w := range grantWarnings(perms) {
+			fmt.Fprintf(c.stderr, "temporal-auth token: warning: %s\n", w)
+		}
+	}
 	return nil
 }
 
+// providerVars are the TEMPORAL_* variables of each provider; AZURE_*
+// variables count only when azure is chosen.
+var providerVars = map[string][]string{
+	"jwt": {temporalauth.EnvKeyFile, temporalauth.EnvKey, temporalauth.EnvKeyID, temporalauth.EnvPermissions,
+		temporalauth.EnvPermissionsClaim, temporalauth.EnvSubject, temporalauth.EnvIssuer, temporalauth.EnvAudience,
+		temporalauth.EnvExpiration},
+	"static": {temporalauth.EnvToken, temporalauth.EnvTokenFile},
+	"azure":  {temporalauth.EnvScope},
+}
+
+// grantWarnings explains what a comma-separated permissions list fails to
+// grant on a server with the default authorizer: nothing at all, or a
+// namespace whose roles stay below read (worker alone).
+func grantWarnings(perms string) []string {
+	roles := map[string]inspect.Role{}
+	var order []string
+	for _, p := range strings.Split(perms, ",") {
+		ns, name, ok := strings.Cut(strings.TrimSpace(p), ":")
+		if !ok {
+			continue
+		}
+		role, _ := inspect.ParseRole(name)
+		if _, seen := roles[ns]; !seen {
+			order = append(order, ns)
+		}
+		roles[ns] |= role
+	}
+	if len(order) == 0 {
+		return []string{"the token carries no permissions: a server with the default authorizer denies every call it makes " +
+			"(PERMISSION_DENIED \"Request unauthorized.\"); give --permissions, e.g. default:write for a worker or starter"}
+	}
+	var out []string
+	for _, ns := range order {
+		if !roles[ns].Allows(inspect.RoleRead) {
+			out = append(out, fmt.Sprintf("%s:worker grants nothing on a server with the default authorizer "+
+				"(worker=1 is below read=2, the weakest requirement): use %s:write for workers and starters, %s:read for read-only tools", ns, ns, ns))
+		}
+	}
+	return out
+}
+
+// goField matches a Go setting name such as "jwtkey.Config.KeyFile: " that
+// follows the variable it came from, or stands alone.
+var goField = regexp.MustCompile(`(\b[A-Z][A-Z0-9_]+\)?: )?\b(jwtkey|azure|static)\.Config\.([A-Za-z]+)(: )?`)
+
+// goFieldVars names the variable of each jwtkey.Config field.
+var goFieldVars = map[string]string{
+	"KeyFile": temporalauth.EnvKeyFile, "Key": temporalauth.EnvKey, "KeyID": temporalauth.EnvKeyID,
+	"Permissions": temporalauth.EnvPermissions, "PermissionsClaim": temporalauth.EnvPermissionsClaim,
+	"Subject": temporalauth.EnvSubject, "Issuer": temporalauth.EnvIssuer, "Audience": temporalauth.EnvAudience,
+	"Expiration": temporalauth.EnvExpiration,
+}
+
 // flagNames rewrites the variables a flag replaced in err to the flag's
-// name, so that the message points at what the user typed. The errors of
-// package temporalauth never contain a token or key.
+// name, so that the message points at what the user typed, and drops or
+// replaces Go setting names (jwtkey.Config.KeyFile), which mean nothing on
+// a command line. The errors of package temporalauth never contain a token
+// or key.
 func flagNames(err error, flags []*tokenFlag) error {
-	msg := err.Error()
+	msg := goField.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := goField.FindStringSubmatch(m)
+		if sub[1] != "" { // the variable is named already
+			return sub[1]
+		}
+		if v, ok := goFieldVars[sub[3]]; ok && sub[2] == "jwtkey" {
+			return v + sub[4]
+		}
+		return "the " + sub[3] + " setting" + sub[4]
+	})
 	for _, f := range flags {
 		if f.set {
 			msg = strings.ReplaceAll(msg, f.env, "--"+f.name+" ("+f.env+")")

@@ -145,7 +145,7 @@ func (r *Report) Verdict() string {
 	if !r.Verified {
 		return "ACCEPTED if the signature verifies and the kid is in the server's JWKS (not checked: give --jwks)"
 	}
-	return "ACCEPTED"
+	return "ACCEPTED once the server has fetched the key (it is in the JWKS given; the server's copy is not checked)"
 }
 
 // analysis holds the state of one Analyze call.
@@ -384,6 +384,8 @@ func (a *analysis) checkSignature() {
 	case err == nil:
 		a.r.Verified = true
 		a.add(OK, "sig", "signature verified with key %q of the JWKS (%s)", a.kid, set.Source)
+		a.add(Info, "sig", "checked: the kid is published in this JWKS now. Not checked: whether the server has fetched it "+
+			"(it reads its keySourceURIs at start and every refreshInterval, and refuses a kid it has not fetched)")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		a.fail("sig", "the signature does not verify",
 			"the signature does not verify with key %q of the JWKS (%s): the token was signed with another key or altered", a.kid, set.Source)
