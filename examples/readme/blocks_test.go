@@ -1,0 +1,30 @@
+package readme
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	doc := "# Title\n\n## Section A\n\n```sh\necho a\n```\n\n```yaml\nk: v\n```\n\n" +
+		"````sh\n# not run by the README test: needs a cloud\nfoo\n````\n\n## B\n\n~~~sh\nA=1  # note\n# comment\nB_2=<some id>\n~~~\n\n" +
+		"```sh\nA=1\necho no\n```\n\n    ```sh\n    indented code, not a fence\n"
+	blocks := Parse("x.md", doc)
+	var got []string
+	for _, b := range blocks {
+		got = append(got, b.Section+"|"+b.Lang+"|"+b.Kind())
+	}
+	want := []string{"Section A|sh|run", "Section A|yaml|data", "Section A|sh|skip", "B|sh|env", "B|sh|run"}
+	if !slices.Equal(got, want) {
+		t.Errorf("blocks %q, want %q", got, want)
+	}
+	if blocks[0].Text != "echo a\n" || blocks[0].Line != 5 {
+		t.Errorf("first block %q at line %d", blocks[0].Text, blocks[0].Line)
+	}
+	if r := blocks[2].SkipReason(); r != "needs a cloud" {
+		t.Errorf("skip reason %q", r)
+	}
+	if n := blocks[3].EnvNames(); !slices.Equal(n, []string{"A", "B_2"}) {
+		t.Errorf("env names %q", n)
+	}
+}
