@@ -11,6 +11,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/azure"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // Auth is the token provider chosen by the environment (see [Load]): a
@@ -32,8 +33,8 @@ type Auth struct {
 	provider *headers.Provider // nil for none
 	leeway   time.Duration
 
-	signer *headers.Signer   // jwt
-	jwt    headers.JWTConfig // jwt, without its key
+	signer *jwtkey.Source // jwt
+	jwt    jwtkey.Config  // jwt, without its key
 
 	azure azure.Config // azure
 
@@ -147,11 +148,11 @@ func (a *Auth) attrs() []slog.Attr {
 		// Read from the signer each time: a replaced key file changes them.
 		str("kid", a.signer.KeyID())
 		str("alg", a.signer.Algorithm())
-		str("sub", orDefault(a.jwt.Subject, headers.DefaultJWTSubject))
+		str("sub", orDefault(a.jwt.Subject, jwtkey.DefaultSubject))
 		str("iss", a.jwt.Issuer)
 		list("aud", a.jwt.Audience)
 		list("permissions", a.jwt.Permissions)
-		if a.jwt.PermissionsClaim != "" && a.jwt.PermissionsClaim != headers.DefaultPermissionsClaim {
+		if a.jwt.PermissionsClaim != "" && a.jwt.PermissionsClaim != jwtkey.DefaultPermissionsClaim {
 			str("claim", a.jwt.PermissionsClaim)
 		}
 		str("expiration", a.jwt.Expiration.String())

@@ -16,7 +16,7 @@
 //
 // A minimal worker:
 //
-//	p, err := headers.NewJWTProvider(headers.JWTConfig{
+//	p, err := jwtkey.NewProvider(jwtkey.Config{
 //		KeyFile:     "/etc/temporal/worker.key.pem",
 //		Permissions: []string{"default:write"},
 //	}, headers.Options{})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/azure"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 	"github.com/temporalauth/temporalauth/static"
 )
 
@@ -65,7 +66,7 @@ var azureTriggers = []string{
 }
 
 // reservedClaims are the claim names the JWT signer sets itself, which
-// TEMPORAL_JWT_PERMISSIONS_CLAIM cannot take (headers.NewSigner refuses them).
+// TEMPORAL_JWT_PERMISSIONS_CLAIM cannot take (jwtkey.NewTokenSource refuses them).
 var reservedClaims = []string{"sub", "iss", "aud", "exp", "iat", "nbf", "kid", "alg", "typ"}
 
 // defaultLeeway describes the leeway a headers.Provider uses when none is set.
@@ -353,7 +354,7 @@ func (s *settings) parseJWT(get func(string) string) error {
 		return s.chosen(err)
 	}
 	for i, p := range perms {
-		perm, err := headers.ParsePermission(p)
+		perm, err := jwtkey.ParsePermission(p)
 		if err != nil {
 			return s.chosen(fmt.Errorf("%s: entry %d: %s", EnvPermissions, i+1, strings.TrimPrefix(err.Error(), "headers: ")))
 		}
@@ -381,9 +382,9 @@ func (s *settings) parseJWT(get func(string) string) error {
 	}
 	if s.leeway > 0 {
 		switch {
-		case s.expiration == 0 && s.leeway >= headers.DefaultJWTExpiration:
+		case s.expiration == 0 && s.leeway >= jwtkey.DefaultExpiration:
 			return s.chosen(fmt.Errorf("%s=%s must be shorter than the token lifetime, by default %s (set %s for a longer one)",
-				EnvLeeway, s.leeway, headers.DefaultJWTExpiration, EnvExpiration))
+				EnvLeeway, s.leeway, jwtkey.DefaultExpiration, EnvExpiration))
 		case s.expiration > 0 && s.leeway >= s.expiration:
 			return s.chosen(fmt.Errorf("%s=%s must be shorter than the token lifetime %s=%s",
 				EnvLeeway, s.leeway, EnvExpiration, s.expiration))
@@ -483,7 +484,7 @@ func (s *settings) build(o EnvOptions) (*Auth, error) {
 }
 
 func (s *settings) buildJWT(a *Auth, opts headers.Options, log *slog.Logger) error {
-	cfg := headers.JWTConfig{
+	cfg := jwtkey.Config{
 		KeyFile:          s.keyFile,
 		KeyID:            s.keyID,
 		Subject:          s.subject,
@@ -494,25 +495,25 @@ func (s *settings) buildJWT(a *Auth, opts headers.Options, log *slog.Logger) err
 		Expiration:       s.expiration,
 	}
 	if opts.Clock != nil {
-		cfg.Now = opts.Clock.Now
+		cfg.Clock = opts.Clock
 	}
 	keyVar := EnvKeyFile
 	if s.keyPEM != nil {
 		keyVar = EnvKey
-		key, err := headers.ParsePrivateKeyPEM([]byte(s.keyPEM()))
+		key, err := jwtkey.ParsePrivateKeyPEM([]byte(s.keyPEM()))
 		if err != nil {
 			return s.chosen(fmt.Errorf("%s: %s", EnvKey, strings.TrimPrefix(err.Error(), "headers: ")))
 		}
 		cfg.Key = key
 	}
 	// The other settings were checked by parseJWT: what fails here is the key.
-	signer, err := headers.NewSigner(cfg)
+	signer, err := jwtkey.NewTokenSource(cfg)
 	if err != nil {
 		return s.chosen(fmt.Errorf("%s: %w", keyVar, err))
 	}
 	exp := cfg.Expiration
 	if exp == 0 {
-		exp = headers.DefaultJWTExpiration
+		exp = jwtkey.DefaultExpiration
 	}
 	if opts.Leeway >= exp {
 		return s.chosen(fmt.Errorf("EnvOptions.Provider.Leeway %s must be shorter than the token lifetime %s=%s", opts.Leeway, EnvExpiration, exp))
@@ -525,13 +526,13 @@ func (s *settings) buildJWT(a *Auth, opts headers.Options, log *slog.Logger) err
 		}
 	}
 	if s.keyFile != "" {
-		if err := headers.CheckKeyFilePermissions(s.keyFile); err != nil {
+		if err := jwtkey.CheckKeyFilePermissions(s.keyFile); err != nil {
 			log.Warn("temporalauth: private key file permissions are too open",
 				slog.String("variable", EnvKeyFile), slog.Any("error", err))
 		}
 	}
 	a.signer, a.jwt = signer, cfg
-	a.jwt.Key, a.jwt.Now = nil, nil
+	a.jwt.Key, a.jwt.Clock = nil, nil
 	a.jwt.Expiration = exp
 	a.provider = headers.New(signer, opts)
 	return nil

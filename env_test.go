@@ -25,6 +25,7 @@ import (
 	"github.com/temporalauth/temporalauth"
 	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // Auth must satisfy the SDK's (internal) HeadersProvider interface.
@@ -51,12 +52,12 @@ func randomSecret(t testing.TB, prefix string) string {
 // writeES256Key writes a new ES256 key to a file in a fresh directory.
 func writeES256Key(t *testing.T) (string, crypto.Signer) {
 	t.Helper()
-	key, err := headers.GenerateES256Key()
+	key, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "worker.pem")
-	if err := headers.WritePrivateKeyFile(path, key); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, key); err != nil {
 		t.Fatal(err)
 	}
 	return path, key
@@ -108,12 +109,12 @@ func lifetime(t *testing.T, claims jwt.MapClaims) time.Duration {
 		t.Fatalf("claims lack exp or nbf: %v", claims)
 	}
 	// nbf is backdated by the signer's clock-skew allowance.
-	return exp.Sub(nbf.Time) - headers.DefaultClockSkew
+	return exp.Sub(nbf.Time) - jwtkey.DefaultClockSkew
 }
 
 func TestFromLookupJWTKeyFile(t *testing.T) {
 	path, key := writeES256Key(t)
-	kid, err := headers.Thumbprint(key.Public())
+	kid, err := jwtkey.Thumbprint(key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,11 +153,11 @@ func TestFromLookupJWTKeyFile(t *testing.T) {
 }
 
 func TestFromLookupJWTKeyContent(t *testing.T) {
-	key, err := headers.GenerateES256Key()
+	key, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pemKey, err := headers.MarshalPrivateKeyPEM(key)
+	pemKey, err := jwtkey.MarshalPrivateKeyPEM(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,11 +185,11 @@ func TestFromLookupJWTKeyContent(t *testing.T) {
 			if got := fmt.Sprint(claims["roles"]); got != "[default:read]" || claims["permissions"] != nil {
 				t.Errorf("roles = %s, permissions = %v; want the permissions in the roles claim", got, claims["permissions"])
 			}
-			if claims["sub"] != headers.DefaultJWTSubject {
-				t.Errorf("sub = %v; want %s", claims["sub"], headers.DefaultJWTSubject)
+			if claims["sub"] != jwtkey.DefaultSubject {
+				t.Errorf("sub = %v; want %s", claims["sub"], jwtkey.DefaultSubject)
 			}
-			if got := lifetime(t, claims); got != headers.DefaultJWTExpiration {
-				t.Errorf("lifetime = %s; want the default %s", got, headers.DefaultJWTExpiration)
+			if got := lifetime(t, claims); got != jwtkey.DefaultExpiration {
+				t.Errorf("lifetime = %s; want the default %s", got, jwtkey.DefaultExpiration)
 			}
 			want := "jwt kid=my-kid alg=ES256 sub=temporalauth permissions=[default:read] claim=roles expiration=10m0s leeway=default(min(5m,lifetime/4))"
 			if got := a.String(); got != want {
@@ -199,12 +200,12 @@ func TestFromLookupJWTKeyContent(t *testing.T) {
 }
 
 func TestFromLookupJWTRS256(t *testing.T) {
-	key, err := headers.GenerateRS256Key(headers.MinRSABits)
+	key, err := jwtkey.GenerateRS256Key(jwtkey.MinRSABits)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "rsa.pem")
-	if err := headers.WritePrivateKeyFile(path, key); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, key); err != nil {
 		t.Fatal(err)
 	}
 	a, err := temporalauth.FromLookup(mapEnv(map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": path}))
@@ -222,11 +223,11 @@ func TestJWTKeyFileRotationShowsInDescription(t *testing.T) {
 	path, _ := writeES256Key(t)
 	a := load(t, temporalauth.EnvOptions{Lookup: mapEnv(map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": path})})
 	before := a.String()
-	next, err := headers.GenerateES256Key()
+	next, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := headers.WritePrivateKeyFile(path, next); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, next); err != nil {
 		t.Fatal(err)
 	}
 	a.Provider().Invalidate()
@@ -454,7 +455,7 @@ func TestAzureVariablesIgnoredWhenAnotherProviderIsChosen(t *testing.T) {
 
 func TestFromLookupErrors(t *testing.T) {
 	keyPath, key := writeES256Key(t)
-	pemKey, err := headers.MarshalPrivateKeyPEM(key)
+	pemKey, err := jwtkey.MarshalPrivateKeyPEM(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -589,11 +590,11 @@ func TestFromLookupErrors(t *testing.T) {
 func TestDescriptionHasNoSecrets(t *testing.T) {
 	token := randomSecret(t, "tok")
 	azSecret := randomSecret(t, "azs")
-	key, err := headers.GenerateES256Key()
+	key, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pemKey, err := headers.MarshalPrivateKeyPEM(key)
+	pemKey, err := jwtkey.MarshalPrivateKeyPEM(key)
 	if err != nil {
 		t.Fatal(err)
 	}

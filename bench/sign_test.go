@@ -8,17 +8,17 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // signingKeys returns one key per algorithm the Temporal server accepts.
 func signingKeys(tb testing.TB) map[string]crypto.Signer {
 	tb.Helper()
-	es, err := headers.GenerateES256Key()
+	es, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rs, err := headers.GenerateRS256Key(2048)
+	rs, err := jwtkey.GenerateRS256Key(2048)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -27,15 +27,15 @@ func signingKeys(tb testing.TB) map[string]crypto.Signer {
 
 var benchPermissions = []string{"default:worker", "orders:write"}
 
-// BenchmarkSign measures the cost of one token from headers.Signer, the
-// source behind headers.NewJWTProvider, with golang-jwt/jwt/v5 signing the
+// BenchmarkSign measures the cost of one token from jwtkey.Source, the
+// source behind jwtkey.NewProvider, with golang-jwt/jwt/v5 signing the
 // same claims as a reference. It is paid once per refresh, not per RPC.
 func BenchmarkSign(b *testing.B) {
 	keys := signingKeys(b)
 	for _, alg := range []string{"ES256", "RS256"} {
 		key := keys[alg]
 		b.Run("alg="+alg+"/impl=headers", func(b *testing.B) {
-			s, err := headers.NewSigner(headers.JWTConfig{Key: key, Permissions: benchPermissions})
+			s, err := jwtkey.NewTokenSource(jwtkey.Config{Key: key, Permissions: benchPermissions})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -53,10 +53,10 @@ func BenchmarkSign(b *testing.B) {
 			for b.Loop() {
 				now := time.Now()
 				tok := jwt.NewWithClaims(method, jwt.MapClaims{
-					"sub":         headers.DefaultJWTSubject,
-					"exp":         now.Add(headers.DefaultJWTExpiration).Unix(),
-					"iat":         now.Add(-headers.DefaultClockSkew).Unix(),
-					"nbf":         now.Add(-headers.DefaultClockSkew).Unix(),
+					"sub":         jwtkey.DefaultSubject,
+					"exp":         now.Add(jwtkey.DefaultExpiration).Unix(),
+					"iat":         now.Add(-jwtkey.DefaultClockSkew).Unix(),
+					"nbf":         now.Add(-jwtkey.DefaultClockSkew).Unix(),
 					"permissions": benchPermissions,
 				})
 				tok.Header["kid"] = "bench"
@@ -73,7 +73,7 @@ func BenchmarkSign(b *testing.B) {
 // benchmark compares like with like.
 func TestSignersAgree(t *testing.T) {
 	for alg, key := range signingKeys(t) {
-		s, err := headers.NewSigner(headers.JWTConfig{Key: key, Permissions: benchPermissions})
+		s, err := jwtkey.NewTokenSource(jwtkey.Config{Key: key, Permissions: benchPermissions})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,11 +84,11 @@ func TestSignersAgree(t *testing.T) {
 		parsed, err := jwt.Parse(tok.Value, func(*jwt.Token) (any, error) { return key.Public(), nil },
 			jwt.WithValidMethods([]string{alg}))
 		if err != nil {
-			t.Fatalf("%s: golang-jwt rejects headers.Signer's token: %v", alg, err)
+			t.Fatalf("%s: golang-jwt rejects jwtkey.Source's token: %v", alg, err)
 		}
 		claims := parsed.Claims.(jwt.MapClaims)
-		if got := claims["sub"]; got != headers.DefaultJWTSubject {
-			t.Errorf("%s: sub = %v, want %q", alg, got, headers.DefaultJWTSubject)
+		if got := claims["sub"]; got != jwtkey.DefaultSubject {
+			t.Errorf("%s: sub = %v, want %q", alg, got, jwtkey.DefaultSubject)
 		}
 		if got := fmt.Sprint(claims["permissions"]); got != fmt.Sprint(benchPermissions) {
 			t.Errorf("%s: permissions = %s, want %v", alg, got, benchPermissions)

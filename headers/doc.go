@@ -5,10 +5,11 @@
 // "Request unauthorized.". Tokens expire and signing keys rotate, so a
 // long-running worker needs a header that is renewed before it goes stale.
 //
-// A [TokenSource] produces tokens: a local signing key ([NewSigner]), Azure
-// AD (package azure), a fixed token or a token file (package static). A
-// [Provider] caches its tokens and is what the Temporal SDK calls before
-// every RPC: set it as client.Options.HeadersProvider.
+// A [TokenSource] produces tokens; each source is a package of its own:
+// jwtkey (a local signing key), azure (Microsoft Entra ID through MSAL) and
+// static (a fixed token or a token file). A [Provider] caches a source's
+// tokens and is what the Temporal SDK calls before every RPC: set it as
+// client.Options.HeadersProvider.
 //
 // # How the cache behaves
 //

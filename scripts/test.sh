@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, vet, the library's tests under the
 # race detector, a short run of each fuzz target, and the end-to-end tests
-# against a real embedded Temporal server in the examples module.
+# against a real embedded Temporal server in the examples module (with Ory
+# Hydra, built by scripts/build-hydra.sh, as a real OAuth 2.0 server).
 #
 #   scripts/test.sh            everything
 #   SKIP_E2E=1 scripts/test.sh the library only (no Temporal server build)
@@ -52,6 +53,10 @@ if [ -f serverauth/go.mod ] && [ -z "${SKIP_E2E:-}" ]; then
 fi
 
 if [[ " ${modules[*]} " == *" examples "* ]]; then
+	step "Ory Hydra, the identity provider of the end-to-end tests"
+	TEMPORALAUTH_HYDRA=$(scripts/build-hydra.sh)
+	export TEMPORALAUTH_HYDRA
+
 	step "end-to-end tests against an embedded Temporal server"
 	# The server is too large to build with the race detector inside CI's
 	# time; the library code it exercises ran under -race above.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // fixture is a key, its JWKS file and tokens.
@@ -295,7 +295,7 @@ func TestInspectRS256(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	key, err := headers.LoadPrivateKeyFile(keyFile)
+	key, err := jwtkey.LoadPrivateKeyFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 var jwksCommand = &command{
@@ -145,7 +145,7 @@ func serveJWKS(ctx context.Context, c *cli, addr string, paths []string) error {
 type jwksHandler struct {
 	paths  []string
 	logger *log.Logger
-	set    headers.KeySet
+	set    jwtkey.KeySet
 
 	mu      sync.Mutex
 	sum     [sha256.Size]byte // digest of the files behind set

@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // kids returns the kids of a JWKS document.
 func kids(t *testing.T, doc string) []string {
 	t.Helper()
-	var set headers.JWKS
+	var set jwtkey.JWKS
 	if err := json.Unmarshal([]byte(doc), &set); err != nil {
 		t.Fatalf("not a JWKS: %v\n%s", err, doc)
 	}

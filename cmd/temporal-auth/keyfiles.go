@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // maxKeyFile bounds how much of a key file is read.
@@ -108,18 +108,18 @@ func digest(files []keyFile) [sha256.Size]byte {
 // keySet returns the JWKS of the files: the public key of each (a private
 // key, public key or certificate), with its RFC 7638 thumbprint as kid.
 // The same key in two files is published once.
-func keySet(files []keyFile) (headers.JWKS, error) {
-	set := headers.JWKS{Keys: []headers.JWK{}}
+func keySet(files []keyFile) (jwtkey.JWKS, error) {
+	set := jwtkey.JWKS{Keys: []jwtkey.JWK{}}
 	for _, f := range files {
-		pub, err := headers.ParsePublicKeyPEM(f.data)
+		pub, err := jwtkey.ParsePublicKeyPEM(f.data)
 		if err != nil {
-			return headers.JWKS{}, fmt.Errorf("key file %q: %s", f.path, strings.TrimPrefix(err.Error(), "headers: parse public key: "))
+			return jwtkey.JWKS{}, fmt.Errorf("key file %q: %w", f.path, err)
 		}
-		jwk, err := headers.PublicJWK(pub, "")
+		jwk, err := jwtkey.PublicJWK(pub, "")
 		if err != nil {
-			return headers.JWKS{}, fmt.Errorf("key file %q: %w", f.path, err)
+			return jwtkey.JWKS{}, fmt.Errorf("key file %q: %w", f.path, err)
 		}
-		if !slices.ContainsFunc(set.Keys, func(k headers.JWK) bool { return k.KeyID == jwk.KeyID }) {
+		if !slices.ContainsFunc(set.Keys, func(k jwtkey.JWK) bool { return k.KeyID == jwk.KeyID }) {
 			set.Keys = append(set.Keys, jwk)
 		}
 	}

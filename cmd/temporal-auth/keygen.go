@@ -11,7 +11,7 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // maxRSABits bounds --bits: larger keys take minutes to generate and gain
@@ -33,7 +33,7 @@ signs) on standard output. Publish the public key with
 'temporal-auth jwks FILE' or 'temporal-auth serve-jwks FILE'.`,
 	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
 		useRSA := fs.Bool("rsa", false, "generate an RSA key (RS256) instead of ECDSA P-256 (ES256)")
-		bits := fs.Int("bits", headers.MinRSABits, "RSA key size in bits, with --rsa (2048 to 8192)")
+		bits := fs.Int("bits", jwtkey.MinRSABits, "RSA key size in bits, with --rsa (2048 to 8192)")
 		out := fs.String("out", "key.pem", "private key `file` to write (mode 0600)")
 		pub := fs.String("pub", "", "also write the public key to this PEM `file` (mode 0644)")
 		force := fs.Bool("force", false, "replace existing files")
@@ -46,8 +46,8 @@ signs) on standard output. Publish the public key with
 			switch {
 			case bitsSet && !*useRSA:
 				return usagef("--bits applies to RSA keys: add --rsa (ECDSA keys are always P-256)")
-			case *bits < headers.MinRSABits:
-				return usagef("--bits %d: RS256 needs at least %d bits", *bits, headers.MinRSABits)
+			case *bits < jwtkey.MinRSABits:
+				return usagef("--bits %d: RS256 needs at least %d bits", *bits, jwtkey.MinRSABits)
 			case *bits > maxRSABits:
 				return usagef("--bits %d: at most %d", *bits, maxRSABits)
 			case *out == "":
@@ -63,19 +63,19 @@ signs) on standard output. Publish the public key with
 func keygen(c *cli, useRSA bool, bits int, out, pub string, force bool) error {
 	var (
 		key crypto.Signer
-		alg = headers.AlgES256
+		alg = jwtkey.AlgES256
 		err error
 	)
 	if useRSA {
-		alg = headers.AlgRS256
-		key, err = headers.GenerateRS256Key(bits)
+		alg = jwtkey.AlgRS256
+		key, err = jwtkey.GenerateRS256Key(bits)
 	} else {
-		key, err = headers.GenerateES256Key()
+		key, err = jwtkey.GenerateES256Key()
 	}
 	if err != nil {
 		return err
 	}
-	kid, err := headers.Thumbprint(key)
+	kid, err := jwtkey.Thumbprint(key)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func keygen(c *cli, useRSA bool, bits int, out, pub string, force bool) error {
 			reserved = append(reserved, p)
 		}
 	}
-	if err := headers.WritePrivateKeyFile(out, key); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(out, key); err != nil {
 		undo()
 		return err
 	}

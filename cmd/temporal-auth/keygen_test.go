@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 func TestKeygen(t *testing.T) {
@@ -18,7 +18,7 @@ func TestKeygen(t *testing.T) {
 	out := filepath.Join(dir, "worker.pem")
 	r := runCLI(t, nil, "", "keygen", "--out", out)
 	r.want(t, exitOK)
-	key, err := headers.LoadPrivateKeyFile(out)
+	key, err := jwtkey.LoadPrivateKeyFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestKeygen(t *testing.T) {
 	// --force replaces it.
 	r = runCLI(t, nil, "", "keygen", "--out", out, "--force")
 	r.want(t, exitOK)
-	key2, err := headers.LoadPrivateKeyFile(out)
+	key2, err := jwtkey.LoadPrivateKeyFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestKeygen(t *testing.T) {
 func TestKeygenDefaultOut(t *testing.T) {
 	t.Chdir(t.TempDir())
 	runCLI(t, nil, "", "keygen").want(t, exitOK)
-	if _, err := headers.LoadPrivateKeyFile("key.pem"); err != nil {
+	if _, err := jwtkey.LoadPrivateKeyFile("key.pem"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -78,7 +78,7 @@ func TestKeygenRSAAndPublic(t *testing.T) {
 	out, pub := filepath.Join(dir, "rsa.pem"), filepath.Join(dir, "rsa.pub.pem")
 	r := runCLI(t, nil, "", "keygen", "--rsa", "--out", out, "--pub", pub)
 	r.want(t, exitOK)
-	key, err := headers.LoadPrivateKeyFile(out)
+	key, err := jwtkey.LoadPrivateKeyFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}

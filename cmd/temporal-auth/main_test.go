@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -51,11 +51,11 @@ func (r result) want(t *testing.T, code int) {
 // writeKey writes a new ES256 key to path and returns it.
 func writeKey(t *testing.T, path string) crypto.Signer {
 	t.Helper()
-	key, err := headers.GenerateES256Key()
+	key, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := headers.WritePrivateKeyFile(path, key); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, key); err != nil {
 		t.Fatal(err)
 	}
 	return key
@@ -64,7 +64,7 @@ func writeKey(t *testing.T, path string) crypto.Signer {
 // kidOf returns the kid of a key.
 func kidOf(t *testing.T, key crypto.Signer) string {
 	t.Helper()
-	kid, err := headers.Thumbprint(key)
+	kid, err := jwtkey.Thumbprint(key)
 	if err != nil {
 		t.Fatal(err)
 	}

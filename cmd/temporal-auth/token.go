@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth"
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // A tokenFlag is a flag of token that overrides an environment variable.
@@ -135,8 +135,8 @@ func checkTokenFlags(flags []*tokenFlag, env func(string) (string, bool)) error 
 			}
 		case "permissions":
 			for _, p := range strings.Split(f.value, ",") {
-				if _, err := headers.ParsePermission(strings.TrimSpace(p)); err != nil {
-					return usagef("--permissions: %s", strings.TrimPrefix(err.Error(), "headers: "))
+				if _, err := jwtkey.ParsePermission(strings.TrimSpace(p)); err != nil {
+					return usagef("--permissions: %s", err)
 				}
 			}
 		}

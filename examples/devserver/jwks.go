@@ -10,7 +10,7 @@ import (
 // JWKSPath is where ServeJWKS serves the key set.
 const JWKSPath = "/.well-known/jwks.json"
 
-// ServeJWKS serves keys (such as a *headers.KeySet) at JWKSPath on a free
+// ServeJWKS serves keys (such as a *jwtkey.KeySet) at JWKSPath on a free
 // 127.0.0.1 port, for Config.JWKSURLs. It returns the JWKS URL and a
 // function that stops the HTTP server.
 func ServeJWKS(keys http.Handler) (url string, stop func(), err error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/examples/devserver"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // BenchmarkE2E measures what a headers.Provider costs a Temporal client on
@@ -20,7 +21,7 @@ import (
 // header map.
 //
 //   - impl "ours" is what temporalauth.LoadClientOptions configures: a
-//     headers.NewJWTProvider and its RetryUnauthorized dial option.
+//     jwtkey.NewProvider and its RetryUnauthorized dial option.
 //   - impl "fixed" returns one map holding a token signed once, good for an
 //     hour, with no interceptor.
 //
@@ -53,7 +54,7 @@ func BenchmarkE2E(b *testing.B) {
 	perms := []string{"default:write"}
 	const subject = "e2e-bench"
 
-	signer, err := headers.NewSigner(headers.JWTConfig{KeyFile: s.keyFile, Subject: subject,
+	signer, err := jwtkey.NewTokenSource(jwtkey.Config{KeyFile: s.keyFile, Subject: subject,
 		Permissions: perms, Expiration: time.Hour})
 	if err != nil {
 		b.Fatal(err)
@@ -63,7 +64,7 @@ func BenchmarkE2E(b *testing.B) {
 		b.Fatal(err)
 	}
 	fixed := fixedHeaders{"authorization": "Bearer " + tok.Value}
-	ours := provider(b, s.keyFile, perms, func(cfg *headers.JWTConfig, _ *headers.Options) { cfg.Subject = subject })
+	ours := provider(b, s.keyFile, perms, func(cfg *jwtkey.Config, _ *headers.Options) { cfg.Subject = subject })
 
 	impls := [2]*benchClient{
 		{name: "fixed", queue: "bench-fixed"},

@@ -13,7 +13,7 @@
 // Shared helpers (this file), for every test and benchmark of the package
 // (they take a testing.TB):
 //
-//   - newAuthority(t): a JWKS served on 127.0.0.1 from a headers.KeySet
+//   - newAuthority(t): a JWKS served on 127.0.0.1 from a jwtkey.KeySet
 //     (field keys, URL in url); newKeyFile(t, publish) writes a new ES256
 //     key file, rotateKeyFile(t, path, publish) replaces one; newKey(t)
 //     generates a key and its JWK.
@@ -65,6 +65,7 @@ import (
 	"github.com/temporalauth/temporalauth/examples/devserver"
 	"github.com/temporalauth/temporalauth/examples/hello"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // namespace is the namespace every test server registers.
@@ -130,7 +131,7 @@ var quietLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{L
 // authority publishes signing keys as a JWKS on 127.0.0.1 and keeps key
 // files in a test directory.
 type authority struct {
-	keys *headers.KeySet
+	keys *jwtkey.KeySet
 	url  string // the JWKS URL, for devserver.Config.JWKSURLs
 	dir  string
 }
@@ -138,7 +139,7 @@ type authority struct {
 // newAuthority serves an empty key set; the server stops at cleanup.
 func newAuthority(t testing.TB) *authority {
 	t.Helper()
-	a := &authority{keys: &headers.KeySet{}, dir: t.TempDir()}
+	a := &authority{keys: &jwtkey.KeySet{}, dir: t.TempDir()}
 	url, stop, err := devserver.ServeJWKS(a.keys)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +152,7 @@ func newAuthority(t testing.TB) *authority {
 // newKeyFile generates an ES256 key, writes it to a new file under the
 // authority's directory and publishes it when publish is set. It returns
 // the file's path and the key's JWK.
-func (a *authority) newKeyFile(t testing.TB, publish bool) (string, headers.JWK) {
+func (a *authority) newKeyFile(t testing.TB, publish bool) (string, jwtkey.JWK) {
 	t.Helper()
 	path := filepath.Join(a.dir, fmt.Sprintf("key-%d.pem", keyFiles.Add(1)))
 	return path, a.rotateKeyFile(t, path, publish)
@@ -160,9 +161,9 @@ func (a *authority) newKeyFile(t testing.TB, publish bool) (string, headers.JWK)
 var keyFiles atomic.Int64
 
 // rotateKeyFile writes a new ES256 key over path (atomically, as
-// headers.WritePrivateKeyFile does) and publishes it when publish is set.
+// jwtkey.WritePrivateKeyFile does) and publishes it when publish is set.
 // It returns the new key's JWK.
-func (a *authority) rotateKeyFile(t testing.TB, path string, publish bool) headers.JWK {
+func (a *authority) rotateKeyFile(t testing.TB, path string, publish bool) jwtkey.JWK {
 	t.Helper()
 	key, jwk := newKey(t)
 	if publish {
@@ -170,7 +171,7 @@ func (a *authority) rotateKeyFile(t testing.TB, path string, publish bool) heade
 			t.Fatal(err)
 		}
 	}
-	if err := headers.WritePrivateKeyFile(path, key); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, key); err != nil {
 		t.Fatal(err)
 	}
 	return jwk
@@ -178,13 +179,13 @@ func (a *authority) rotateKeyFile(t testing.TB, path string, publish bool) heade
 
 // newKey generates an ES256 key and returns it with its JWK, whose kid is
 // the key's thumbprint: the kid a Signer sends for it.
-func newKey(t testing.TB) (*ecdsa.PrivateKey, headers.JWK) {
+func newKey(t testing.TB) (*ecdsa.PrivateKey, jwtkey.JWK) {
 	t.Helper()
-	key, err := headers.GenerateES256Key()
+	key, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwk, err := headers.PublicJWK(key, "")
+	jwk, err := jwtkey.PublicJWK(key, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,14 +194,14 @@ func newKey(t testing.TB) (*ecdsa.PrivateKey, headers.JWK) {
 
 // provider returns a headers.Provider signing with keyFile and granting
 // perms, closed at cleanup. edit, when set, adjusts the configuration.
-func provider(t testing.TB, keyFile string, perms []string, edit func(*headers.JWTConfig, *headers.Options)) *headers.Provider {
+func provider(t testing.TB, keyFile string, perms []string, edit func(*jwtkey.Config, *headers.Options)) *headers.Provider {
 	t.Helper()
-	cfg := headers.JWTConfig{KeyFile: keyFile, Subject: "e2e-" + t.Name(), Permissions: perms}
+	cfg := jwtkey.Config{KeyFile: keyFile, Subject: "e2e-" + t.Name(), Permissions: perms}
 	opts := headers.Options{Logger: quietLogger}
 	if edit != nil {
 		edit(&cfg, &opts)
 	}
-	p, err := headers.NewJWTProvider(cfg, opts)
+	p, err := jwtkey.NewProvider(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,8 +233,8 @@ func startServer(t testing.TB, cfg devserver.Config) *devserver.Server {
 type localServer struct {
 	*devserver.Server
 	auth    *authority
-	keyFile string      // a published key; tests may rotate it
-	keyJWK  headers.JWK // keyFile's key as first written
+	keyFile string     // a published key; tests may rotate it
+	keyJWK  jwtkey.JWK // keyFile's key as first written
 }
 
 // startLocalServer starts an authority with one published key file and a

@@ -14,6 +14,8 @@ import (
 	"github.com/temporalauth/temporalauth"
 	"github.com/temporalauth/temporalauth/examples/hello"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/headers/clocktest"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // workflowTimeout bounds one workflow of the load tests. Under a few
@@ -116,8 +118,8 @@ func TestJWTExpiryUnderLoad(t *testing.T) {
 	s := startLocalServer(t, 0)
 	var workerCalls, starterCalls callCounter
 	var workerTokens, starterTokens refreshCounter
-	short := func(rc *refreshCounter) func(*headers.JWTConfig, *headers.Options) {
-		return func(cfg *headers.JWTConfig, opts *headers.Options) {
+	short := func(rc *refreshCounter) func(*jwtkey.Config, *headers.Options) {
+		return func(cfg *jwtkey.Config, opts *headers.Options) {
 			cfg.Expiration = lifetime
 			opts.OnRefresh = rc.onRefresh
 		}
@@ -250,7 +252,7 @@ func TestJWTKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(waitRefresh)
-	if err := headers.WritePrivateKeyFile(s.keyFile, nextKey); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(s.keyFile, nextKey); err != nil {
 		t.Fatal(err)
 	}
 	// 2. The signer now reads the new key; switch both providers at once.
@@ -300,9 +302,9 @@ func TestJWTServerRefuses(t *testing.T) {
 	unknownKey, _ := s.auth.newKeyFile(t, false)
 	sign := func(t *testing.T, keyFile string, perms []string, now time.Time) bearer {
 		t.Helper()
-		signer, err := headers.NewSigner(headers.JWTConfig{
+		signer, err := jwtkey.NewTokenSource(jwtkey.Config{
 			KeyFile: keyFile, Permissions: perms, Expiration: time.Minute,
-			Now: func() time.Time { return now },
+			Clock: clocktest.NewAt(now),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -361,14 +363,20 @@ func TestJWTServerRefuses(t *testing.T) {
 	}
 }
 
+// skewedClock is the system clock off by its value.
+type skewedClock time.Duration
+
+func (c skewedClock) Now() time.Time { return time.Now().Add(time.Duration(c)) }
+
+func (skewedClock) AfterFunc(d time.Duration, f func()) headers.Timer { return time.AfterFunc(d, f) }
+
 // A client whose clock runs 30 s ahead of the server's is accepted: the
-// signer backdates iat and nbf by JWTConfig.ClockSkew (one minute by
+// signer backdates iat and nbf by jwtkey.Config.ClockSkew (one minute by
 // default). Without that backdating the server refuses its tokens.
 func TestJWTClientClockAhead(t *testing.T) {
 	t.Parallel()
 	s := startLocalServer(t, 0)
-	ahead := func() time.Time { return time.Now().Add(30 * time.Second) }
-	clockAhead := func(cfg *headers.JWTConfig, _ *headers.Options) { cfg.Now = ahead }
+	clockAhead := func(cfg *jwtkey.Config, _ *headers.Options) { cfg.Clock = skewedClock(30 * time.Second) }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -380,8 +388,8 @@ func TestJWTClientClockAhead(t *testing.T) {
 		t.Fatalf("client 30 s ahead: %v", err)
 	}
 
-	noSkew := provider(t, s.keyFile, []string{"default:write"}, func(cfg *headers.JWTConfig, _ *headers.Options) {
-		cfg.Now = ahead
+	noSkew := provider(t, s.keyFile, []string{"default:write"}, func(cfg *jwtkey.Config, _ *headers.Options) {
+		cfg.Clock = skewedClock(30 * time.Second)
 		cfg.ClockSkew = -1 // no backdating: iat and nbf are 30 s in the server's future
 	})
 	_, err := dial(t, s.HostPort(), noSkew)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/examples/hello"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // Provider.RetryUnauthorized against the real server:
@@ -40,7 +41,7 @@ func TestRecoveryRetryUnauthorized(t *testing.T) {
 	// A writer with a token of the current key, in use.
 	var writerTokens refreshCounter
 	var writerCalls callCounter
-	writer := provider(t, s.keyFile, []string{"default:write"}, func(_ *headers.JWTConfig, o *headers.Options) {
+	writer := provider(t, s.keyFile, []string{"default:write"}, func(_ *jwtkey.Config, o *headers.Options) {
 		o.OnRefresh = writerTokens.onRefresh
 	})
 	wc := mustDial(t, s.HostPort(), writer, writer.RetryUnauthorized(), writerCalls.dialOption())
@@ -57,7 +58,7 @@ func TestRecoveryRetryUnauthorized(t *testing.T) {
 	readerKey, _ := s.auth.newKeyFile(t, true)
 	var readerTokens refreshCounter
 	var readerCalls callCounter
-	reader := provider(t, readerKey, []string{"default:read"}, func(_ *headers.JWTConfig, o *headers.Options) {
+	reader := provider(t, readerKey, []string{"default:read"}, func(_ *jwtkey.Config, o *headers.Options) {
 		o.OnRefresh = readerTokens.onRefresh
 	})
 	if _, err := reader.Token(ctx); err != nil {
@@ -72,7 +73,7 @@ func TestRecoveryRetryUnauthorized(t *testing.T) {
 	if !s.auth.keys.Remove(s.keyJWK.KeyID) {
 		t.Fatal("old key was not in the JWKS")
 	}
-	if err := headers.WritePrivateKeyFile(s.keyFile, nextKey); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(s.keyFile, nextKey); err != nil {
 		t.Fatal(err)
 	}
 	// Wait for the server to refetch the JWKS (a refresh interval and the

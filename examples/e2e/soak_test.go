@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // soakEnv turns the soak test on and sets its length, e.g. 10m; CI runs
@@ -77,7 +78,7 @@ func TestSoak(t *testing.T) {
 	)
 	s := startLocalServer(t, refresh)
 	newProvider := func() (*headers.Provider, *blipSource) {
-		signer, err := headers.NewSigner(headers.JWTConfig{KeyFile: s.keyFile, Subject: "e2e-soak",
+		signer, err := jwtkey.NewTokenSource(jwtkey.Config{KeyFile: s.keyFile, Subject: "e2e-soak",
 			Permissions: []string{"default:write"}, Expiration: lifetime})
 		if err != nil {
 			t.Fatal(err)
@@ -144,7 +145,7 @@ func TestSoak(t *testing.T) {
 			return
 		}
 		time.Sleep(waitRefresh) // the server knows the new key before any token uses it
-		if err := headers.WritePrivateKeyFile(s.keyFile, key); err != nil {
+		if err := jwtkey.WritePrivateKeyFile(s.keyFile, key); err != nil {
 			t.Error(err)
 			return
 		}

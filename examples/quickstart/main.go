@@ -31,6 +31,7 @@ import (
 	"github.com/temporalauth/temporalauth/examples/devserver"
 	"github.com/temporalauth/temporalauth/examples/hello"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 const (
@@ -59,21 +60,21 @@ func run() (err error) {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	keyFile := filepath.Join(dir, "signing-key.pem")
-	key, err := headers.GenerateES256Key()
+	key, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		return err
 	}
-	if err := headers.WritePrivateKeyFile(keyFile, key); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(keyFile, key); err != nil {
 		return err
 	}
-	jwk, err := headers.PublicJWK(key, "")
+	jwk, err := jwtkey.PublicJWK(key, "")
 	if err != nil {
 		return err
 	}
 	fmt.Printf("Signing key:   %s (%s, kid %s)\n", keyFile, jwk.Algorithm, jwk.KeyID)
 
 	// 2. Its public half, served as the JWKS the server fetches.
-	keys, err := headers.NewKeySet(jwk)
+	keys, err := jwtkey.NewKeySet(jwk)
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func run() (err error) {
 	fmt.Printf("JWKS:          %s\n", jwksURL)
 
 	// 3. The server, which registers the namespace with a system admin token.
-	admin, err := headers.NewJWTProvider(headers.JWTConfig{
+	admin, err := jwtkey.NewProvider(jwtkey.Config{
 		KeyFile:     keyFile,
 		Subject:     "quickstart-admin",
 		Permissions: []string{"temporal-system:admin"},
@@ -110,7 +111,7 @@ func run() (err error) {
 	fmt.Printf("Server:        %s (JWT required; namespace %q registered with a temporal-system:admin token)\n", srv.HostPort(), namespace)
 
 	// 4. A worker and a starter with default:write tokens from the same key.
-	writer, err := headers.NewJWTProvider(headers.JWTConfig{
+	writer, err := jwtkey.NewProvider(jwtkey.Config{
 		KeyFile:     keyFile,
 		Subject:     "quickstart-worker",
 		Permissions: []string{namespace + ":write"},

@@ -34,6 +34,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/examples/devserver"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 const (
@@ -70,11 +71,11 @@ func run(ctx context.Context, keyFile string, refresh time.Duration) (err error)
 	if err != nil {
 		return fmt.Errorf("--key: %w", err)
 	}
-	jwk, err := headers.PublicJWK(key, "")
+	jwk, err := jwtkey.PublicJWK(key, "")
 	if err != nil {
 		return fmt.Errorf("--key %s: %w", keyFile, err)
 	}
-	keys, err := headers.NewKeySet(jwk)
+	keys, err := jwtkey.NewKeySet(jwk)
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func run(ctx context.Context, keyFile string, refresh time.Duration) (err error)
 	defer stopJWKS()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	admin, err := headers.NewJWTProvider(headers.JWTConfig{
+	admin, err := jwtkey.NewProvider(jwtkey.Config{
 		Key:         key,
 		Subject:     "dev-server-admin",
 		Permissions: []string{"temporal-system:admin"},
@@ -134,9 +135,9 @@ func run(ctx context.Context, keyFile string, refresh time.Duration) (err error)
 // loadOrCreateKey loads the private key in path, or generates an ES256 key
 // and writes it there (mode 0600) when the file does not exist.
 func loadOrCreateKey(path string) (key crypto.Signer, created bool, err error) {
-	key, err = headers.LoadPrivateKeyFile(path)
+	key, err = jwtkey.LoadPrivateKeyFile(path)
 	if err == nil {
-		if err := headers.CheckKeyFilePermissions(path); err != nil {
+		if err := jwtkey.CheckKeyFilePermissions(path); err != nil {
 			fmt.Fprintln(os.Stderr, "warning:", err)
 		}
 		return key, false, nil
@@ -144,11 +145,11 @@ func loadOrCreateKey(path string) (key crypto.Signer, created bool, err error) {
 	if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
 		return nil, false, err
 	}
-	ec, err := headers.GenerateES256Key()
+	ec, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		return nil, false, err
 	}
-	if err := headers.WritePrivateKeyFile(path, ec); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, ec); err != nil {
 		return nil, false, err
 	}
 	return ec, true, nil

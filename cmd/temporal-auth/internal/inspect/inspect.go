@@ -22,12 +22,12 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // DefaultPermissionsClaim is the claim the server reads permissions from
 // unless configured otherwise (permissionsClaimName).
-const DefaultPermissionsClaim = headers.DefaultPermissionsClaim
+const DefaultPermissionsClaim = jwtkey.DefaultPermissionsClaim
 
 // A Severity grades a Finding.
 type Severity int
@@ -298,7 +298,7 @@ func (a *analysis) checkAlg() {
 		a.fail("alg", "no alg header", "no alg header: the server accepts RS256 and ES256 only")
 	case !isString:
 		a.fail("alg", "alg is not a string", "alg is a %s, not a string", jsonType(v))
-	case alg == headers.AlgRS256 || alg == headers.AlgES256:
+	case alg == jwtkey.AlgRS256 || alg == jwtkey.AlgES256:
 		a.alg = alg
 		a.add(OK, "alg", "%s is accepted (the server accepts RS256 and ES256 only)", alg)
 	default:
@@ -336,12 +336,12 @@ func (a *analysis) checkSignature() {
 	case len(sig) == 0:
 		a.fail("sig", "no signature", "the token has no signature")
 		return
-	case a.alg == headers.AlgES256 && len(sig) != 64:
+	case a.alg == jwtkey.AlgES256 && len(sig) != 64:
 		a.fail("sig", "malformed ES256 signature",
 			"the ES256 signature is %d bytes, want 64 (R || S); an ASN.1 DER signature, as crypto/ecdsa.SignASN1 makes, is not a JWS signature", len(sig))
 		return
-	case a.alg == headers.AlgRS256 && len(sig)*8 < headers.MinRSABits:
-		a.fail("sig", "RS256 signature too short", "the RS256 signature is %d bytes: an RSA key of at least %d bits makes at least %d", len(sig), headers.MinRSABits, headers.MinRSABits/8)
+	case a.alg == jwtkey.AlgRS256 && len(sig)*8 < jwtkey.MinRSABits:
+		a.fail("sig", "RS256 signature too short", "the RS256 signature is %d bytes: an RSA key of at least %d bits makes at least %d", len(sig), jwtkey.MinRSABits, jwtkey.MinRSABits/8)
 		return
 	}
 	set := a.opts.KeySet

@@ -18,7 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // now is the clock of the tests.
@@ -53,9 +53,9 @@ func testKeys(t *testing.T) {
 		if err != nil {
 			panic(err)
 		}
-		ecKid, _ = headers.Thumbprint(ecKey)
-		ecKid2, _ = headers.Thumbprint(ecKey2)
-		rKid, _ = headers.Thumbprint(rsaKey)
+		ecKid, _ = jwtkey.Thumbprint(ecKey)
+		ecKid2, _ = jwtkey.Thumbprint(ecKey2)
+		rKid, _ = jwtkey.Thumbprint(rsaKey)
 	})
 }
 
@@ -63,9 +63,9 @@ func testKeys(t *testing.T) {
 func keySet(t *testing.T) *KeySet {
 	t.Helper()
 	testKeys(t)
-	var set headers.JWKS
+	var set jwtkey.JWKS
 	for _, k := range []crypto.Signer{ecKey, rsaKey} {
-		jwk, err := headers.PublicJWK(k, "")
+		jwk, err := jwtkey.PublicJWK(k, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -663,7 +663,7 @@ func TestParseNeed(t *testing.T) {
 
 func TestParseKeySet(t *testing.T) {
 	testKeys(t)
-	ec, _ := headers.PublicJWK(ecKey, "")
+	ec, _ := jwtkey.PublicJWK(ecKey, "")
 	ecJSON, _ := json.Marshal(ec)
 	doc := fmt.Sprintf(`{"keys":[%s,{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"ed"},{"kty":"EC","crv":"P-384","x":"AA","y":"AA","kid":"p384"},7]}`, ecJSON)
 	set, err := ParseKeySet("src", []byte(doc))

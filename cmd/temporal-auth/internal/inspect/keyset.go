@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // A KeySet is a JSON Web Key Set as a Temporal server loads it from one of
@@ -15,7 +15,7 @@ type KeySet struct {
 	// Source is where the set was read from, for messages.
 	Source string
 	// Keys are the keys a token can be verified with.
-	Keys []headers.JWK
+	Keys []jwtkey.JWK
 	// Skipped describes keys that cannot verify a token the server accepts
 	// (an Ed25519 key, a P-384 key, a malformed key), one entry per key.
 	Skipped []SkippedKey
@@ -44,7 +44,7 @@ func ParseKeySet(source string, data []byte) (*KeySet, error) {
 	}
 	set := &KeySet{Source: source}
 	for i, raw := range *doc.Keys {
-		var k headers.JWK
+		var k jwtkey.JWK
 		if err := json.Unmarshal(raw, &k); err != nil {
 			set.Skipped = append(set.Skipped, SkippedKey{Reason: fmt.Sprintf("key %d is not a JWK object", i)})
 			continue
@@ -71,9 +71,9 @@ func (s *KeySet) KeyIDs() []string {
 // lookup finds the key the server uses for a token with alg and kid: the
 // server keeps RSA and EC keys in separate maps by kid, the last key of a
 // kid winning. other is a key of the kid with the other type.
-func (s *KeySet) lookup(alg, kid string) (key headers.JWK, found bool, other *headers.JWK) {
+func (s *KeySet) lookup(alg, kid string) (key jwtkey.JWK, found bool, other *jwtkey.JWK) {
 	kty := "EC"
-	if alg == headers.AlgRS256 {
+	if alg == jwtkey.AlgRS256 {
 		kty = "RSA"
 	}
 	for _, k := range s.Keys {

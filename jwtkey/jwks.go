@@ -1,4 +1,4 @@
-package headers
+package jwtkey
 
 import (
 	"crypto"
@@ -71,11 +71,11 @@ func (s JWKS) Key(kid string) (JWK, bool) {
 // PublicJWK returns the JWK of key, which is a public key or a crypto.Signer
 // (whose public half is used): an ECDSA P-256 key (alg ES256) or an RSA key
 // of at least 2048 bits (alg RS256). An empty kid is replaced by the key's
-// RFC 7638 thumbprint, which is also the kid a Signer uses by default.
+// RFC 7638 thumbprint, which is also the kid a Source uses by default.
 func PublicJWK(key crypto.PublicKey, kid string) (JWK, error) {
 	jwk, err := publicJWK(key, kid)
 	if err != nil {
-		return JWK{}, fmt.Errorf("headers: JWK: %w", err)
+		return JWK{}, fmt.Errorf("jwtkey: JWK: %w", err)
 	}
 	return jwk, nil
 }
@@ -108,7 +108,7 @@ func Thumbprint(pub crypto.PublicKey) (string, error) {
 	}
 	jwk, err := jwkMembers(pub)
 	if err != nil {
-		return "", fmt.Errorf("headers: thumbprint: %w", err)
+		return "", fmt.Errorf("jwtkey: thumbprint: %w", err)
 	}
 	return jwk.Thumbprint(), nil
 }
@@ -134,7 +134,7 @@ func (k JWK) Thumbprint() string {
 func (k JWK) PublicKey() (crypto.PublicKey, error) {
 	pub, err := k.publicKey()
 	if err != nil {
-		return nil, fmt.Errorf("headers: JWK %q: %w", k.KeyID, err)
+		return nil, fmt.Errorf("jwtkey: JWK %q: %w", k.KeyID, err)
 	}
 	return pub, nil
 }
@@ -238,11 +238,11 @@ func jwkMembers(pub crypto.PublicKey) (JWK, error) {
 
 // JWKSFromFiles returns a JWKS with the public key of each PEM file (a
 // private key, public key or certificate, see ParsePublicKeyPEM), each with
-// its RFC 7638 thumbprint as kid: the kid a Signer using that key sends.
+// its RFC 7638 thumbprint as kid: the kid a Source using that key sends.
 // Two files holding the same key are an error.
 func JWKSFromFiles(paths ...string) (JWKS, error) {
 	if len(paths) == 0 {
-		return JWKS{}, errors.New("headers: JWKS: no key files given")
+		return JWKS{}, errors.New("jwtkey: JWKS: no key files given")
 	}
 	set := JWKS{Keys: make([]JWK, 0, len(paths))}
 	from := make(map[string]string, len(paths))
@@ -253,10 +253,10 @@ func JWKSFromFiles(paths ...string) (JWKS, error) {
 		}
 		jwk, err := publicJWK(pub, "")
 		if err != nil {
-			return JWKS{}, fmt.Errorf("headers: key file %q: %w", path, err)
+			return JWKS{}, fmt.Errorf("jwtkey: key file %q: %w", path, err)
 		}
 		if prev, dup := from[jwk.KeyID]; dup {
-			return JWKS{}, fmt.Errorf("headers: key files %q and %q hold the same key", prev, path)
+			return JWKS{}, fmt.Errorf("jwtkey: key files %q and %q hold the same key", prev, path)
 		}
 		from[jwk.KeyID] = path
 		set.Keys = append(set.Keys, jwk)
@@ -271,7 +271,7 @@ func JWKSFromFiles(paths ...string) (JWKS, error) {
 // until every Temporal server has fetched the JWKS again (its
 // jwtKeyProvider refreshInterval: the server does not refetch on an unknown
 // kid); switch the signer to the new key; wait until the last token signed
-// with the old key has expired (JWTConfig.Expiration); Remove the old key.
+// with the old key has expired (Config.Expiration); Remove the old key.
 type KeySet struct {
 	mu   sync.RWMutex
 	keys []JWK
@@ -375,17 +375,17 @@ func mergeKeys(have, add []JWK) ([]JWK, error) {
 	out := slices.Clone(have)
 	for _, k := range add {
 		if k.KeyID == "" {
-			return nil, fmt.Errorf("headers: key set: a %s key has no kid", k.KeyType)
+			return nil, fmt.Errorf("jwtkey: key set: a %s key has no kid", k.KeyType)
 		}
 		if _, err := k.PublicKey(); err != nil {
-			return nil, fmt.Errorf("headers: key set: %w", err)
+			return nil, fmt.Errorf("jwtkey: key set: %w", err)
 		}
 		i := slices.IndexFunc(out, func(o JWK) bool { return o.KeyID == k.KeyID })
 		switch {
 		case i < 0:
 			out = append(out, k)
 		case out[i].Thumbprint() != k.Thumbprint():
-			return nil, fmt.Errorf("headers: key set: kid %q already names a different key", k.KeyID)
+			return nil, fmt.Errorf("jwtkey: key set: kid %q already names a different key", k.KeyID)
 		}
 	}
 	return out, nil

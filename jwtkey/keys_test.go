@@ -1,4 +1,4 @@
-package headers_test
+package jwtkey_test
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 func pemBlock(typ string, der []byte, hdr map[string]string) []byte {
@@ -81,7 +81,7 @@ func TestParsePrivateKeyPEMAcceptsUsualEncodings(t *testing.T) {
 		{"text around the block", slices2([]byte("Bag Attributes\n  friendlyName: x\n"), pemBlock("PRIVATE KEY", pkcs8(t, ec), nil), []byte("trailer\n")), ec},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := headers.ParsePrivateKeyPEM(tc.data)
+			got, err := jwtkey.ParsePrivateKeyPEM(tc.data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,32 +114,32 @@ func TestParsePrivateKeyPEMErrors(t *testing.T) {
 		target error
 		want   string
 	}{
-		{"empty", nil, headers.ErrNoPrivateKey, "empty"},
-		{"blank", []byte("  \n\t"), headers.ErrNoPrivateKey, "empty"},
-		{"HMAC secret", []byte("my-shared-secret-0123456789abcdef"), headers.ErrNoPrivateKey, "HMAC"},
-		{"raw DER", pkcs8(t, ec), headers.ErrNoPrivateKey, "no PEM block"},
-		{"JWK JSON", []byte(`{"kty":"EC","crv":"P-256","d":"x"}`), headers.ErrNoPrivateKey, "JSON"},
+		{"empty", nil, jwtkey.ErrNoPrivateKey, "empty"},
+		{"blank", []byte("  \n\t"), jwtkey.ErrNoPrivateKey, "empty"},
+		{"HMAC secret", []byte("my-shared-secret-0123456789abcdef"), jwtkey.ErrNoPrivateKey, "HMAC"},
+		{"raw DER", pkcs8(t, ec), jwtkey.ErrNoPrivateKey, "no PEM block"},
+		{"JWK JSON", []byte(`{"kty":"EC","crv":"P-256","d":"x"}`), jwtkey.ErrNoPrivateKey, "JSON"},
 		{"truncated", good[:len(good)/2], nil, "truncated"},
 		{"missing END line", bytes.Replace(good, []byte("-----END PRIVATE KEY-----"), nil, 1), nil, "truncated"},
 		{"corrupt base64", bytes.Replace(good, []byte("M"), []byte("*"), 3), nil, "malformed"},
 		{"garbage DER", pemBlock("PRIVATE KEY", random, nil), nil, `invalid "PRIVATE KEY" block`},
-		{"public key", pemBlock("PUBLIC KEY", pubDER, nil), headers.ErrNoPrivateKey, "public key"},
-		{"RSA public key", pemBlock("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&testRS256Key().PublicKey), nil), headers.ErrNoPrivateKey, "public key"},
-		{"certificate", selfSigned(t, ec), headers.ErrNoPrivateKey, "certificate"},
-		{"PKCS#8 encrypted", pemBlock("ENCRYPTED PRIVATE KEY", random, nil), headers.ErrEncryptedKey, "openssl pkey"},
-		{"legacy encrypted", pemBlock("EC PRIVATE KEY", random, map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00112233445566778899AABBCCDDEEFF"}), headers.ErrEncryptedKey, "decrypt it"},
-		{"P-384", pemBlock("PRIVATE KEY", pkcs8(t, p384), nil), headers.ErrUnsupportedKey, "the Temporal server accepts only ES256 (ECDSA P-256) and RS256"},
-		{"P-521", pemBlock("EC PRIVATE KEY", mustKey(x509.MarshalECPrivateKey(p521)), nil), headers.ErrUnsupportedKey, "P-521"},
-		{"Ed25519", pemBlock("PRIVATE KEY", pkcs8(t, ed), nil), headers.ErrUnsupportedKey, "Ed25519"},
-		{"X25519", pemBlock("PRIVATE KEY", pkcs8(t, x25519), nil), headers.ErrUnsupportedKey, "key-agreement"},
-		{"RSA 1024", pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsa1024), nil), headers.ErrUnsupportedKey, "1024 bits"},
-		{"OpenSSH", pemBlock("OPENSSH PRIVATE KEY", random, nil), headers.ErrUnsupportedKey, "ssh-keygen -p -m PKCS8"},
-		{"DSA", pemBlock("DSA PRIVATE KEY", random, nil), headers.ErrUnsupportedKey, "DSA"},
+		{"public key", pemBlock("PUBLIC KEY", pubDER, nil), jwtkey.ErrNoPrivateKey, "public key"},
+		{"RSA public key", pemBlock("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&testRS256Key().PublicKey), nil), jwtkey.ErrNoPrivateKey, "public key"},
+		{"certificate", selfSigned(t, ec), jwtkey.ErrNoPrivateKey, "certificate"},
+		{"PKCS#8 encrypted", pemBlock("ENCRYPTED PRIVATE KEY", random, nil), jwtkey.ErrEncryptedKey, "openssl pkey"},
+		{"legacy encrypted", pemBlock("EC PRIVATE KEY", random, map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00112233445566778899AABBCCDDEEFF"}), jwtkey.ErrEncryptedKey, "decrypt it"},
+		{"P-384", pemBlock("PRIVATE KEY", pkcs8(t, p384), nil), jwtkey.ErrUnsupportedKey, "the Temporal server accepts only ES256 (ECDSA P-256) and RS256"},
+		{"P-521", pemBlock("EC PRIVATE KEY", mustKey(x509.MarshalECPrivateKey(p521)), nil), jwtkey.ErrUnsupportedKey, "P-521"},
+		{"Ed25519", pemBlock("PRIVATE KEY", pkcs8(t, ed), nil), jwtkey.ErrUnsupportedKey, "Ed25519"},
+		{"X25519", pemBlock("PRIVATE KEY", pkcs8(t, x25519), nil), jwtkey.ErrUnsupportedKey, "key-agreement"},
+		{"RSA 1024", pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsa1024), nil), jwtkey.ErrUnsupportedKey, "1024 bits"},
+		{"OpenSSH", pemBlock("OPENSSH PRIVATE KEY", random, nil), jwtkey.ErrUnsupportedKey, "ssh-keygen -p -m PKCS8"},
+		{"DSA", pemBlock("DSA PRIVATE KEY", random, nil), jwtkey.ErrUnsupportedKey, "DSA"},
 		{"two keys", slices2(good, pemBlock("PRIVATE KEY", pkcs8(t, testES256Alt()), nil)), nil, "2 private keys"},
-		{"other block", pemBlock("X509 CRL", random, nil), headers.ErrNoPrivateKey, `"X509 CRL"`},
+		{"other block", pemBlock("X509 CRL", random, nil), jwtkey.ErrNoPrivateKey, `"X509 CRL"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			key, err := headers.ParsePrivateKeyPEM(tc.data)
+			key, err := jwtkey.ParsePrivateKeyPEM(tc.data)
 			if err == nil {
 				t.Fatalf("parsed %T", key)
 			}
@@ -176,10 +176,10 @@ func assertNoPEMBodies(t *testing.T, msg string, data []byte, raw bool) {
 func TestLoadPrivateKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "signing.pem")
-	if err := headers.WritePrivateKeyFile(path, testRS256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, testRS256Key()); err != nil {
 		t.Fatal(err)
 	}
-	key, err := headers.LoadPrivateKeyFile(path)
+	key, err := jwtkey.LoadPrivateKeyFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,9 +203,9 @@ func TestLoadPrivateKeyFile(t *testing.T) {
 		{filepath.Join(dir, "missing.pem"), fs.ErrNotExist, "no such file"},
 		{dir, nil, "is a directory"},
 		{big, nil, "larger than"},
-		{cert, headers.ErrNoPrivateKey, "certificate"},
+		{cert, jwtkey.ErrNoPrivateKey, "certificate"},
 	} {
-		_, err := headers.LoadPrivateKeyFile(tc.path)
+		_, err := jwtkey.LoadPrivateKeyFile(tc.path)
 		if err == nil || !strings.Contains(err.Error(), `key file "`+tc.path+`"`) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("LoadPrivateKeyFile(%s) = %v; want an error naming the file and %q", tc.path, err, tc.want)
 		}
@@ -224,7 +224,7 @@ func TestWritePrivateKeyFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := headers.WritePrivateKeyFile(path, testES256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, testES256Key()); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -245,16 +245,16 @@ func TestWritePrivateKeyFile(t *testing.T) {
 	if err != nil || len(entries) != 1 {
 		t.Errorf("directory holds %v (%v), want only the key file", entries, err)
 	}
-	if err := headers.CheckKeyFilePermissions(path); err != nil {
+	if err := jwtkey.CheckKeyFilePermissions(path); err != nil {
 		t.Errorf("CheckKeyFilePermissions after write: %v", err)
 	}
 
-	err = headers.WritePrivateKeyFile(filepath.Join(dir, "no-such-dir", "key.pem"), testES256Key())
+	err = jwtkey.WritePrivateKeyFile(filepath.Join(dir, "no-such-dir", "key.pem"), testES256Key())
 	if err == nil || !strings.Contains(err.Error(), "no-such-dir") {
 		t.Errorf("write into a missing directory: %v", err)
 	}
 	p384 := mustKey(ecdsa.GenerateKey(elliptic.P384(), rand.Reader))
-	if err := headers.WritePrivateKeyFile(filepath.Join(dir, "p384.pem"), p384); !errors.Is(err, headers.ErrUnsupportedKey) {
+	if err := jwtkey.WritePrivateKeyFile(filepath.Join(dir, "p384.pem"), p384); !errors.Is(err, jwtkey.ErrUnsupportedKey) {
 		t.Errorf("write P-384 key: %v", err)
 	}
 }
@@ -264,61 +264,61 @@ func TestCheckKeyFilePermissions(t *testing.T) {
 		t.Skip("Go does not report Windows ACLs")
 	}
 	path := filepath.Join(t.TempDir(), "key.pem")
-	if err := headers.WritePrivateKeyFile(path, testES256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, testES256Key()); err != nil {
 		t.Fatal(err)
 	}
 	for mode, open := range map[os.FileMode]bool{0o600: false, 0o400: false, 0o640: true, 0o604: true, 0o660: true, 0o644: true} {
 		if err := os.Chmod(path, mode); err != nil {
 			t.Fatal(err)
 		}
-		err := headers.CheckKeyFilePermissions(path)
+		err := jwtkey.CheckKeyFilePermissions(path)
 		if open != (err != nil) {
 			t.Errorf("mode %#o: err = %v", mode, err)
 		}
-		if open && (!errors.Is(err, headers.ErrKeyFilePermissions) || !strings.Contains(err.Error(), "chmod 600 "+path)) {
+		if open && (!errors.Is(err, jwtkey.ErrKeyFilePermissions) || !strings.Contains(err.Error(), "chmod 600 "+path)) {
 			t.Errorf("mode %#o: err = %v, want ErrKeyFilePermissions with the fix", mode, err)
 		}
 	}
-	if err := headers.CheckKeyFilePermissions(path + ".missing"); !errors.Is(err, fs.ErrNotExist) {
+	if err := jwtkey.CheckKeyFilePermissions(path + ".missing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 }
 
 func TestGenerateKey(t *testing.T) {
 	for alg, check := range map[string]func(crypto.Signer) bool{
-		headers.AlgES256: func(k crypto.Signer) bool { e, ok := k.(*ecdsa.PrivateKey); return ok && e.Curve == elliptic.P256() },
-		headers.AlgRS256: func(k crypto.Signer) bool { r, ok := k.(*rsa.PrivateKey); return ok && r.N.BitLen() == 2048 },
+		jwtkey.AlgES256: func(k crypto.Signer) bool { e, ok := k.(*ecdsa.PrivateKey); return ok && e.Curve == elliptic.P256() },
+		jwtkey.AlgRS256: func(k crypto.Signer) bool { r, ok := k.(*rsa.PrivateKey); return ok && r.N.BitLen() == 2048 },
 	} {
-		key, err := headers.GenerateKey(alg)
+		key, err := jwtkey.GenerateKey(alg)
 		if err != nil || !check(key) {
 			t.Errorf("GenerateKey(%s) = %T, %v", alg, key, err)
 		}
 	}
 	for _, alg := range []string{"HS256", "ES384", "es256", ""} {
-		if _, err := headers.GenerateKey(alg); !errors.Is(err, headers.ErrUnsupportedKey) || !strings.Contains(err.Error(), "ES256") {
+		if _, err := jwtkey.GenerateKey(alg); !errors.Is(err, jwtkey.ErrUnsupportedKey) || !strings.Contains(err.Error(), "ES256") {
 			t.Errorf("GenerateKey(%q): %v", alg, err)
 		}
 	}
-	if _, err := headers.GenerateRS256Key(1024); !errors.Is(err, headers.ErrUnsupportedKey) {
+	if _, err := jwtkey.GenerateRS256Key(1024); !errors.Is(err, jwtkey.ErrUnsupportedKey) {
 		t.Errorf("GenerateRS256Key(1024): %v", err)
 	}
 }
 
 func TestMarshalPrivateKeyPEMRoundTrip(t *testing.T) {
 	for _, key := range []crypto.Signer{testES256Key(), testRS256Key()} {
-		data, err := headers.MarshalPrivateKeyPEM(key)
+		data, err := jwtkey.MarshalPrivateKeyPEM(key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := headers.ParsePrivateKeyPEM(data)
+		back, err := jwtkey.ParsePrivateKeyPEM(data)
 		if err != nil || !samePublicKey(back.Public(), key.Public()) {
 			t.Errorf("round trip of %T: %v", key, err)
 		}
 	}
-	if _, err := headers.MarshalPrivateKeyPEM(nil); err == nil {
+	if _, err := jwtkey.MarshalPrivateKeyPEM(nil); err == nil {
 		t.Error("MarshalPrivateKeyPEM(nil) succeeded")
 	}
-	if _, err := headers.MarshalPrivateKeyPEM(wrappedSigner{Signer: testES256Key()}); !errors.Is(err, headers.ErrUnsupportedKey) {
+	if _, err := jwtkey.MarshalPrivateKeyPEM(wrappedSigner{Signer: testES256Key()}); !errors.Is(err, jwtkey.ErrUnsupportedKey) {
 		t.Errorf("MarshalPrivateKeyPEM(opaque signer): %v", err)
 	}
 }
@@ -338,7 +338,7 @@ func TestParsePublicKeyPEM(t *testing.T) {
 		"certificate":       {selfSigned(t, ec), ec.Public()},
 		"private key":       {pemBlock("PRIVATE KEY", pkcs8(t, rk), nil), rk.Public()},
 	} {
-		got, err := headers.ParsePublicKeyPEM(tc.data)
+		got, err := jwtkey.ParsePublicKeyPEM(tc.data)
 		if err != nil || !samePublicKey(got, tc.want) {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -353,14 +353,14 @@ func TestParsePublicKeyPEM(t *testing.T) {
 		target error
 		want   string
 	}{
-		"P-384":      {pemBlock("PUBLIC KEY", p384DER, nil), headers.ErrUnsupportedKey, "P-384"},
-		"encrypted":  {pemBlock("ENCRYPTED PRIVATE KEY", []byte("xxxxxxxxxxxxxxxx"), nil), headers.ErrEncryptedKey, "openssl"},
+		"P-384":      {pemBlock("PUBLIC KEY", p384DER, nil), jwtkey.ErrUnsupportedKey, "P-384"},
+		"encrypted":  {pemBlock("ENCRYPTED PRIVATE KEY", []byte("xxxxxxxxxxxxxxxx"), nil), jwtkey.ErrEncryptedKey, "openssl"},
 		"two keys":   {slices2(pemBlock("PUBLIC KEY", pkix, nil), selfSigned(t, ec)), nil, "2 keys or certificates"},
 		"no PEM":     {[]byte("secret"), nil, "expected a PEM key or certificate"},
 		"bad PUBLIC": {pemBlock("PUBLIC KEY", []byte("xxxxxxxxxxxxxxxx"), nil), nil, `invalid "PUBLIC KEY" block`},
 		"other":      {pemBlock("X509 CRL", []byte("xxxxxxxxxxxxxxxx"), nil), nil, "no key or certificate"},
 	} {
-		_, err := headers.ParsePublicKeyPEM(tc.data)
+		_, err := jwtkey.ParsePublicKeyPEM(tc.data)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || (tc.target != nil && !errors.Is(err, tc.target)) {
 			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
 		}
@@ -369,12 +369,12 @@ func TestParsePublicKeyPEM(t *testing.T) {
 
 func FuzzParsePrivateKeyPEM(f *testing.F) {
 	ec := testES256Key()
-	f.Add(mustKey(headers.MarshalPrivateKeyPEM(ec)))
+	f.Add(mustKey(jwtkey.MarshalPrivateKeyPEM(ec)))
 	f.Add(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: mustKey(x509.MarshalECPrivateKey(ec))}))
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"))
 	f.Add([]byte("not a key"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		key, err := headers.ParsePrivateKeyPEM(data)
+		key, err := jwtkey.ParsePrivateKeyPEM(data)
 		if err != nil {
 			if key != nil {
 				t.Fatal("key and error")
@@ -395,8 +395,8 @@ func FuzzParsePrivateKeyPEM(f *testing.F) {
 			t.Fatalf("accepted %T", key)
 		}
 		// A key that parses must sign tokens.
-		if _, err := headers.NewSigner(headers.JWTConfig{Key: key}); err != nil {
-			t.Fatalf("parsed key refused by NewSigner: %v", err)
+		if _, err := jwtkey.NewTokenSource(jwtkey.Config{Key: key}); err != nil {
+			t.Fatalf("parsed key refused by NewTokenSource: %v", err)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package headers_test
+package jwtkey_test
 
 import (
 	"context"
@@ -17,13 +17,14 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // A worker signs its own tokens with a key file; the matching public key is
 // in the JWKS the Temporal server fetches. Replacing the file rotates the
 // key.
-func ExampleNewJWTProvider() {
-	provider, err := headers.NewJWTProvider(headers.JWTConfig{
+func ExampleNewProvider() {
+	provider, err := jwtkey.NewProvider(jwtkey.Config{
 		KeyFile:     "/etc/temporal/signing-key.pem",
 		Subject:     "orders-worker",
 		Permissions: []string{"orders:write"},
@@ -46,12 +47,12 @@ func ExampleNewJWTProvider() {
 
 // A signer's token carries the key's thumbprint as kid, the kid its JWK is
 // published under.
-func ExampleNewSigner() {
-	key, err := headers.GenerateES256Key()
+func ExampleNewTokenSource() {
+	key, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		log.Fatal(err)
 	}
-	signer, err := headers.NewSigner(headers.JWTConfig{Key: key, Permissions: []string{"default:read"}})
+	signer, err := jwtkey.NewTokenSource(jwtkey.Config{Key: key, Permissions: []string{"default:read"}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func ExampleNewSigner() {
 	if err := json.Unmarshal(payload, &claims); err != nil {
 		log.Fatal(err)
 	}
-	thumbprint, err := headers.Thumbprint(key)
+	thumbprint, err := jwtkey.Thumbprint(key)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -89,12 +90,12 @@ func ExampleNewSigner() {
 // rotation it publishes the new key next to the old one, then withdraws the
 // old key once no token signed with it is still valid.
 func ExampleKeySet() {
-	oldKey, _ := headers.GenerateES256Key()
-	newKey, _ := headers.GenerateES256Key()
-	oldJWK, _ := headers.PublicJWK(oldKey, "2026-01")
-	newJWK, _ := headers.PublicJWK(newKey, "2026-02")
+	oldKey, _ := jwtkey.GenerateES256Key()
+	newKey, _ := jwtkey.GenerateES256Key()
+	oldJWK, _ := jwtkey.PublicJWK(oldKey, "2026-01")
+	newJWK, _ := jwtkey.PublicJWK(newKey, "2026-02")
 
-	keys, err := headers.NewKeySet(oldJWK)
+	keys, err := jwtkey.NewKeySet(oldJWK)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func ExampleKeySet() {
 			log.Fatal(err)
 		}
 		defer func() { _ = resp.Body.Close() }()
-		var set headers.JWKS
+		var set jwtkey.JWKS
 		if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 			log.Fatal(err)
 		}
@@ -133,7 +134,7 @@ func ExampleKeySet() {
 // The thumbprint of the example key in RFC 7638, section 3.1.
 func ExampleThumbprint() {
 	n, _ := base64.RawURLEncoding.DecodeString("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
-	thumbprint, err := headers.Thumbprint(&rsa.PublicKey{N: new(big.Int).SetBytes(n), E: 65537})
+	thumbprint, err := jwtkey.Thumbprint(&rsa.PublicKey{N: new(big.Int).SetBytes(n), E: 65537})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func ExampleThumbprint() {
 // Permissions are checked when the signer is built, as the server reads them.
 func ExampleParsePermission() {
 	for _, s := range []string{"orders:Write", "temporal-system:admin", "orders", "orders:owner"} {
-		p, err := headers.ParsePermission(s)
+		p, err := jwtkey.ParsePermission(s)
 		if err != nil {
 			fmt.Println(err)
 			continue
@@ -154,8 +155,8 @@ func ExampleParsePermission() {
 	// Output:
 	// namespace "orders" role "write"
 	// namespace "temporal-system" role "admin"
-	// headers: permission "orders": want "<namespace>:<role>", e.g. "default:write"
-	// headers: permission "orders:owner": role "owner" is not one of read, write, worker, admin
+	// permission "orders": want "<namespace>:<role>", e.g. "default:write"
+	// permission "orders:owner": role "owner" is not one of read, write, worker, admin
 }
 
 // Generate a key, store it for the signer and publish its JWKS.
@@ -166,19 +167,19 @@ func ExampleJWKSFromFiles() {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 
-	key, err := headers.GenerateKey(headers.AlgRS256)
+	key, err := jwtkey.GenerateKey(jwtkey.AlgRS256)
 	if err != nil {
 		log.Fatal(err)
 	}
 	path := filepath.Join(dir, "signing.pem")
-	if err := headers.WritePrivateKeyFile(path, key); err != nil { // mode 0600
+	if err := jwtkey.WritePrivateKeyFile(path, key); err != nil { // mode 0600
 		log.Fatal(err)
 	}
-	set, err := headers.JWKSFromFiles(path)
+	set, err := jwtkey.JWKSFromFiles(path)
 	if err != nil {
 		log.Fatal(err)
 	}
-	thumbprint, _ := headers.Thumbprint(key)
+	thumbprint, _ := jwtkey.Thumbprint(key)
 	fmt.Println(len(set.Keys), set.Keys[0].KeyType, set.Keys[0].Algorithm, set.Keys[0].Use, set.Keys[0].KeyID == thumbprint)
 	// Output: 1 RSA RS256 sig true
 }

@@ -1,4 +1,4 @@
-package headers_test
+package jwtkey_test
 
 import (
 	"crypto"
@@ -22,7 +22,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // The RSA key of RFC 7638, section 3.1, and its thumbprint.
@@ -44,14 +44,14 @@ func rfc7638Key(t testing.TB) *rsa.PublicKey {
 
 func TestThumbprintRFC7638Vector(t *testing.T) {
 	pub := rfc7638Key(t)
-	got, err := headers.Thumbprint(pub)
+	got, err := jwtkey.Thumbprint(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got != rfc7638Thumbprint {
 		t.Errorf("Thumbprint = %s, want %s", got, rfc7638Thumbprint)
 	}
-	jwk, err := headers.PublicJWK(pub, "")
+	jwk, err := jwtkey.PublicJWK(pub, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,23 +66,23 @@ func TestThumbprintRFC7638Vector(t *testing.T) {
 }
 
 func TestThumbprintAcceptsSignersAndRejectsOthers(t *testing.T) {
-	a, err := headers.Thumbprint(testES256Key())
+	a, err := jwtkey.Thumbprint(testES256Key())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := headers.Thumbprint(testES256Key().Public())
+	b, err := jwtkey.Thumbprint(testES256Key().Public())
 	if err != nil || a != b {
 		t.Errorf("signer %s, public key %s (%v)", a, b, err)
 	}
-	if c, _ := headers.Thumbprint(testES256Alt()); c == a {
+	if c, _ := jwtkey.Thumbprint(testES256Alt()); c == a {
 		t.Error("two keys share a thumbprint")
 	}
 	p384 := mustKey(ecdsa.GenerateKey(elliptic.P384(), rand.Reader))
-	if _, err := headers.Thumbprint(p384); err != nil {
+	if _, err := jwtkey.Thumbprint(p384); err != nil {
 		t.Errorf("P-384 thumbprint: %v", err)
 	}
 	for _, k := range []crypto.PublicKey{nil, "key", []byte{1}} {
-		if _, err := headers.Thumbprint(k); err == nil {
+		if _, err := jwtkey.Thumbprint(k); err == nil {
 			t.Errorf("Thumbprint(%T) succeeded", k)
 		}
 	}
@@ -99,7 +99,7 @@ func TestPublicJWK(t *testing.T) {
 		{ec.Public(), "EC", "ES256", "P-256", ec.Public()},
 		{rk, "RSA", "RS256", "", rk.Public()},
 	} {
-		jwk, err := headers.PublicJWK(tc.key, "")
+		jwk, err := jwtkey.PublicJWK(tc.key, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,12 +126,12 @@ func TestPublicJWK(t *testing.T) {
 			t.Errorf("JWK.PublicKey: %v", err)
 		}
 	}
-	jwk, err := headers.PublicJWK(ec, "custom")
+	jwk, err := jwtkey.PublicJWK(ec, "custom")
 	if err != nil || jwk.KeyID != "custom" {
 		t.Errorf("custom kid: %+v, %v", jwk, err)
 	}
 	p384 := mustKey(ecdsa.GenerateKey(elliptic.P384(), rand.Reader))
-	if _, err := headers.PublicJWK(p384, ""); !errors.Is(err, headers.ErrUnsupportedKey) {
+	if _, err := jwtkey.PublicJWK(p384, ""); !errors.Is(err, jwtkey.ErrUnsupportedKey) {
 		t.Errorf("P-384: %v", err)
 	}
 }
@@ -145,7 +145,7 @@ func TestPublicJWKPadsECCoordinates(t *testing.T) {
 		if raw[1] != 0 && raw[33] != 0 {
 			continue
 		}
-		jwk, err := headers.PublicJWK(key, "")
+		jwk, err := jwtkey.PublicJWK(key, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,38 +163,38 @@ func TestPublicJWKPadsECCoordinates(t *testing.T) {
 }
 
 func TestJWKPublicKeyErrors(t *testing.T) {
-	good, err := headers.PublicJWK(testES256Key(), "k")
+	good, err := jwtkey.PublicJWK(testES256Key(), "k")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsaGood, err := headers.PublicJWK(testRS256Key(), "r")
+	rsaGood, err := jwtkey.PublicJWK(testRS256Key(), "r")
 	if err != nil {
 		t.Fatal(err)
 	}
 	small := mustKey(rsa.GenerateKey(rand.Reader, 1024))
 	smallJWK := rsaGood
 	smallJWK.N = base64.RawURLEncoding.EncodeToString(small.N.Bytes())
-	with := func(base headers.JWK, f func(*headers.JWK)) headers.JWK { f(&base); return base }
+	with := func(base jwtkey.JWK, f func(*jwtkey.JWK)) jwtkey.JWK { f(&base); return base }
 	for _, tc := range []struct {
 		name string
-		jwk  headers.JWK
+		jwk  jwtkey.JWK
 		want string
 	}{
-		{"no kty", with(good, func(k *headers.JWK) { k.KeyType = "" }), "missing kty"},
-		{"oct", with(good, func(k *headers.JWK) { k.KeyType = "oct" }), `kty "oct"`},
-		{"OKP", with(good, func(k *headers.JWK) { k.KeyType = "OKP" }), `kty "OKP"`},
-		{"P-384", with(good, func(k *headers.JWK) { k.Curve = "P-384" }), "P-384"},
-		{"short x", with(good, func(k *headers.JWK) { k.X = k.X[4:] }), "32 bytes"},
-		{"missing y", with(good, func(k *headers.JWK) { k.Y = "" }), "missing y"},
-		{"padded x", with(good, func(k *headers.JWK) { k.X += "=" }), "base64url"},
-		{"off the curve", with(good, func(k *headers.JWK) { k.X = good.Y }), "not a point"},
-		{"alg mismatch", with(good, func(k *headers.JWK) { k.Algorithm = "RS256" }), `alg "RS256"`},
-		{"ES384 alg", with(good, func(k *headers.JWK) { k.Algorithm = "ES384" }), `alg "ES384"`},
-		{"use enc", with(good, func(k *headers.JWK) { k.Use = "enc" }), `use "enc"`},
+		{"no kty", with(good, func(k *jwtkey.JWK) { k.KeyType = "" }), "missing kty"},
+		{"oct", with(good, func(k *jwtkey.JWK) { k.KeyType = "oct" }), `kty "oct"`},
+		{"OKP", with(good, func(k *jwtkey.JWK) { k.KeyType = "OKP" }), `kty "OKP"`},
+		{"P-384", with(good, func(k *jwtkey.JWK) { k.Curve = "P-384" }), "P-384"},
+		{"short x", with(good, func(k *jwtkey.JWK) { k.X = k.X[4:] }), "32 bytes"},
+		{"missing y", with(good, func(k *jwtkey.JWK) { k.Y = "" }), "missing y"},
+		{"padded x", with(good, func(k *jwtkey.JWK) { k.X += "=" }), "base64url"},
+		{"off the curve", with(good, func(k *jwtkey.JWK) { k.X = good.Y }), "not a point"},
+		{"alg mismatch", with(good, func(k *jwtkey.JWK) { k.Algorithm = "RS256" }), `alg "RS256"`},
+		{"ES384 alg", with(good, func(k *jwtkey.JWK) { k.Algorithm = "ES384" }), `alg "ES384"`},
+		{"use enc", with(good, func(k *jwtkey.JWK) { k.Use = "enc" }), `use "enc"`},
 		{"RSA 1024", smallJWK, "1024 bits"},
-		{"even e", with(rsaGood, func(k *headers.JWK) { k.E = "AQAA" }), "exponent"},
-		{"huge e", with(rsaGood, func(k *headers.JWK) { k.E = "AQAAAAAB" }), "exponent"},
-		{"missing n", with(rsaGood, func(k *headers.JWK) { k.N = "" }), "missing n"},
+		{"even e", with(rsaGood, func(k *jwtkey.JWK) { k.E = "AQAA" }), "exponent"},
+		{"huge e", with(rsaGood, func(k *jwtkey.JWK) { k.E = "AQAAAAAB" }), "exponent"},
+		{"missing n", with(rsaGood, func(k *jwtkey.JWK) { k.N = "" }), "missing n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.jwk.PublicKey()
@@ -205,9 +205,9 @@ func TestJWKPublicKeyErrors(t *testing.T) {
 	}
 }
 
-func mustJWK(t *testing.T, key crypto.PublicKey, kid string) headers.JWK {
+func mustJWK(t *testing.T, key crypto.PublicKey, kid string) jwtkey.JWK {
 	t.Helper()
-	jwk, err := headers.PublicJWK(key, kid)
+	jwk, err := jwtkey.PublicJWK(key, kid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func mustJWK(t *testing.T, key crypto.PublicKey, kid string) headers.JWK {
 
 func TestKeySetAddRemoveSet(t *testing.T) {
 	a, b := mustJWK(t, testES256Key(), ""), mustJWK(t, testRS256Key(), "")
-	var set headers.KeySet // the zero value is ready
+	var set jwtkey.KeySet // the zero value is ready
 	if err := set.Add(a); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestKeySetAddRemoveSet(t *testing.T) {
 	if got := set.KeyIDs(); !slices.Equal(got, []string{"other"}) {
 		t.Errorf("after a failed Set: %v", got)
 	}
-	if _, err := headers.NewKeySet(broken); err == nil {
+	if _, err := jwtkey.NewKeySet(broken); err == nil {
 		t.Error("NewKeySet accepted a broken key")
 	}
 	// JWKS returns a copy.
@@ -276,7 +276,7 @@ func TestKeySetAddRemoveSet(t *testing.T) {
 }
 
 func TestKeySetServeHTTP(t *testing.T) {
-	set, err := headers.NewKeySet()
+	set, err := jwtkey.NewKeySet()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,8 +330,8 @@ func TestKeySetServeHTTP(t *testing.T) {
 }
 
 func TestKeySetConcurrentUse(t *testing.T) {
-	var set headers.KeySet
-	keys := []headers.JWK{mustJWK(t, testES256Key(), ""), mustJWK(t, testES256Alt(), ""), mustJWK(t, testRS256Key(), "")}
+	var set jwtkey.KeySet
+	keys := []jwtkey.JWK{mustJWK(t, testES256Key(), ""), mustJWK(t, testES256Alt(), ""), mustJWK(t, testRS256Key(), "")}
 	srv := httptest.NewServer(&set)
 	defer srv.Close()
 	var wg sync.WaitGroup
@@ -377,7 +377,7 @@ func TestJWKSFromFiles(t *testing.T) {
 		return path
 	}
 	priv := filepath.Join(dir, "current.pem")
-	if err := headers.WritePrivateKeyFile(priv, testES256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(priv, testES256Key()); err != nil {
 		t.Fatal(err)
 	}
 	pubDER, err := x509.MarshalPKIXPublicKey(testES256Alt().Public())
@@ -387,13 +387,13 @@ func TestJWKSFromFiles(t *testing.T) {
 	pub := write("next.pub.pem", pemBlock("PUBLIC KEY", pubDER, nil))
 	cert := write("rsa.crt", selfSigned(t, testRS256Key()))
 
-	set, err := headers.JWKSFromFiles(priv, pub, cert)
+	set, err := jwtkey.JWKSFromFiles(priv, pub, cert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each kid is what a Signer on that key sends.
+	// Each kid is what a Source on that key sends.
 	for i, key := range []crypto.Signer{testES256Key(), testES256Alt(), testRS256Key()} {
-		s := mustSigner(t, headers.JWTConfig{Key: key})
+		s := mustSigner(t, jwtkey.Config{Key: key})
 		if set.Keys[i] != s.PublicJWK() {
 			t.Errorf("key %d = %+v, want %+v", i, set.Keys[i], s.PublicJWK())
 		}
@@ -406,7 +406,7 @@ func TestJWKSFromFiles(t *testing.T) {
 		t.Errorf("JSON = %s", b)
 	}
 
-	dup := write("dup.pem", mustKey(headers.MarshalPrivateKeyPEM(testES256Key())))
+	dup := write("dup.pem", mustKey(jwtkey.MarshalPrivateKeyPEM(testES256Key())))
 	broken := write("broken.pem", []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n"))
 	for _, tc := range []struct {
 		paths []string
@@ -417,7 +417,7 @@ func TestJWKSFromFiles(t *testing.T) {
 		{[]string{priv, filepath.Join(dir, "gone.pem")}, []string{"gone.pem", "no such file"}},
 		{[]string{broken}, []string{"broken.pem", "truncated"}},
 	} {
-		_, err := headers.JWKSFromFiles(tc.paths...)
+		_, err := jwtkey.JWKSFromFiles(tc.paths...)
 		for _, w := range tc.want {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("JWKSFromFiles(%v) = %v, want %q", tc.paths, err, w)
@@ -427,11 +427,11 @@ func TestJWKSFromFiles(t *testing.T) {
 }
 
 func TestJWKSMarshalsEmptyAsArray(t *testing.T) {
-	b, err := json.Marshal(headers.JWKS{})
+	b, err := json.Marshal(jwtkey.JWKS{})
 	if err != nil || string(b) != `{"keys":[]}` {
 		t.Errorf("%s %v", b, err)
 	}
-	if _, ok := (headers.JWKS{}).Key("x"); ok {
+	if _, ok := (jwtkey.JWKS{}).Key("x"); ok {
 		t.Error("found a key in an empty set")
 	}
 }

@@ -1,4 +1,4 @@
-package headers
+package jwtkey
 
 import (
 	"bytes"
@@ -13,12 +13,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 // Signing algorithms the Temporal server's default claim mapper accepts.
@@ -68,7 +68,7 @@ const supportedKeys = "the Temporal server accepts only ES256 (ECDSA P-256) and 
 func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 	key, err := parsePrivateKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("headers: parse private key: %w", err)
+		return nil, fmt.Errorf("jwtkey: parse private key: %w", err)
 	}
 	return key, nil
 }
@@ -83,7 +83,7 @@ func LoadPrivateKeyFile(path string) (crypto.Signer, error) {
 	}
 	key, err := parsePrivateKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("headers: key file %q: %w", path, err)
+		return nil, &config.FileError{What: "key file", Path: path, Err: err}
 	}
 	return key, nil
 }
@@ -96,7 +96,7 @@ func LoadPrivateKeyFile(path string) (crypto.Signer, error) {
 func ParsePublicKeyPEM(data []byte) (crypto.PublicKey, error) {
 	pub, err := parsePublicKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("headers: parse public key: %w", err)
+		return nil, fmt.Errorf("jwtkey: parse public key: %w", err)
 	}
 	return pub, nil
 }
@@ -110,7 +110,7 @@ func LoadPublicKeyFile(path string) (crypto.PublicKey, error) {
 	}
 	pub, err := parsePublicKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("headers: key file %q: %w", path, err)
+		return nil, &config.FileError{What: "key file", Path: path, Err: err}
 	}
 	return pub, nil
 }
@@ -124,7 +124,7 @@ func GenerateKey(alg string) (crypto.Signer, error) {
 	case AlgRS256:
 		return GenerateRS256Key(MinRSABits)
 	default:
-		return nil, fmt.Errorf("headers: generate key: algorithm %q: %w; %s", alg, ErrUnsupportedKey, supportedKeys)
+		return nil, fmt.Errorf("jwtkey: generate key: algorithm %q: %w; %s", alg, ErrUnsupportedKey, supportedKeys)
 	}
 }
 
@@ -132,7 +132,7 @@ func GenerateKey(alg string) (crypto.Signer, error) {
 func GenerateES256Key() (*ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("headers: generate ES256 key: %w", err)
+		return nil, fmt.Errorf("jwtkey: generate ES256 key: %w", err)
 	}
 	return key, nil
 }
@@ -141,11 +141,11 @@ func GenerateES256Key() (*ecdsa.PrivateKey, error) {
 // RS256. bits must be at least MinRSABits; 2048 and 3072 are usual.
 func GenerateRS256Key(bits int) (*rsa.PrivateKey, error) {
 	if bits < MinRSABits {
-		return nil, fmt.Errorf("headers: generate RS256 key: %d bits: %w: RS256 needs at least %d bits", bits, ErrUnsupportedKey, MinRSABits)
+		return nil, fmt.Errorf("jwtkey: generate RS256 key: %d bits: %w: RS256 needs at least %d bits", bits, ErrUnsupportedKey, MinRSABits)
 	}
 	key, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
-		return nil, fmt.Errorf("headers: generate RS256 key: %w", err)
+		return nil, fmt.Errorf("jwtkey: generate RS256 key: %w", err)
 	}
 	return key, nil
 }
@@ -155,26 +155,26 @@ func GenerateRS256Key(bits int) (*rsa.PrivateKey, error) {
 // *rsa.PrivateKey of at least 2048 bits.
 func MarshalPrivateKeyPEM(key crypto.Signer) ([]byte, error) {
 	if err := checkPrivateKey(key); err != nil {
-		return nil, fmt.Errorf("headers: marshal private key: %w", err)
+		return nil, fmt.Errorf("jwtkey: marshal private key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("headers: marshal private key: %w", err)
+		return nil, fmt.Errorf("jwtkey: marshal private key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
 // WritePrivateKeyFile writes key to path as MarshalPrivateKeyPEM encodes it,
 // readable only by its owner (mode 0600). It writes a temporary file in the
-// same directory and renames it over path, so a Signer watching path (see
-// JWTConfig.KeyFile) never reads a half-written key: this is how to rotate a
+// same directory and renames it over path, so a Source watching path (see
+// Config.KeyFile) never reads a half-written key: this is how to rotate a
 // key in place.
 func WritePrivateKeyFile(path string, key crypto.Signer) (err error) {
 	data, err := MarshalPrivateKeyPEM(key)
 	if err != nil {
 		return err
 	}
-	fail := func(err error) error { return fmt.Errorf("headers: write key file %q: %w", path, err) }
+	fail := func(err error) error { return fmt.Errorf("jwtkey: write key file %q: %w", path, err) }
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fail(err)
@@ -215,39 +215,18 @@ func CheckKeyFilePermissions(path string) error {
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fileError(path, err)
+		return &config.FileError{What: "key file", Path: path, Err: err}
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("headers: key file %q: %w (mode %#o); restrict it with: chmod 600 %s",
-			path, ErrKeyFilePermissions, perm, path)
+		return config.FileErrorf("key file", path, "%w (mode %#o); restrict it with: chmod 600 %s",
+			ErrKeyFilePermissions, perm, path)
 	}
 	return nil
 }
 
-// readKeyFile reads at most maxKeyFileSize bytes of path.
+// readKeyFile returns the content of a key file; errors name the file.
 func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fileError(path, err)
-	}
-	defer func() { _ = f.Close() }()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
-		return nil, fileError(path, err)
-	}
-	if len(data) > maxKeyFileSize {
-		return nil, fmt.Errorf("headers: key file %q: larger than %d bytes, not a PEM key", path, maxKeyFileSize)
-	}
-	return data, nil
-}
-
-// fileError names path once, keeping the cause for errors.Is.
-func fileError(path string, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("headers: key file %q: %s: %w", path, pe.Op, pe.Err)
-	}
-	return fmt.Errorf("headers: key file %q: %w", path, err)
+	return config.ReadFile("key file", path, maxKeyFileSize)
 }
 
 // pemKind classifies a PEM block by its type.

@@ -1,4 +1,4 @@
-package headers_test
+package jwtkey_test
 
 import (
 	"context"
@@ -9,22 +9,23 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/headers/clocktest"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 func TestKeyFileRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "signing.pem")
-	if err := headers.WritePrivateKeyFile(path, testES256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, testES256Key()); err != nil {
 		t.Fatal(err)
 	}
-	s := mustSigner(t, headers.JWTConfig{KeyFile: path, Now: fixedClock(serverTime)})
+	s := mustSigner(t, jwtkey.Config{KeyFile: path, Clock: clocktest.NewAt(serverTime)})
 	oldJWK := s.PublicJWK()
 	first := mustToken(t, s)
 	if _, err := verifyAsServer(first.Value, jwksOf(t, oldJWK), serverTime); err != nil {
 		t.Fatal(err)
 	}
 	// Rewriting the same key keeps the kid.
-	if err := headers.WritePrivateKeyFile(path, testES256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, testES256Key()); err != nil {
 		t.Fatal(err)
 	}
 	if tok := mustToken(t, s); jwtHeader(t, tok.Value)["kid"] != oldJWK.KeyID {
@@ -32,7 +33,7 @@ func TestKeyFileRotation(t *testing.T) {
 	}
 
 	// Rotate to an RSA key: the next token has its kid and alg.
-	if err := headers.WritePrivateKeyFile(path, testRS256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, testRS256Key()); err != nil {
 		t.Fatal(err)
 	}
 	second := mustToken(t, s)
@@ -58,10 +59,10 @@ func TestKeyFileRotation(t *testing.T) {
 
 func TestKeyFileBrokenThenFixed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "signing.pem")
-	if err := headers.WritePrivateKeyFile(path, testES256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, testES256Key()); err != nil {
 		t.Fatal(err)
 	}
-	s := mustSigner(t, headers.JWTConfig{KeyFile: path})
+	s := mustSigner(t, jwtkey.Config{KeyFile: path})
 	kid := s.KeyID()
 
 	// A half-written file (not replaced atomically) fails clearly.
@@ -87,7 +88,7 @@ func TestKeyFileBrokenThenFixed(t *testing.T) {
 		t.Errorf("removed file: %v", err)
 	}
 
-	if err := headers.WritePrivateKeyFile(path, testES256Alt()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, testES256Alt()); err != nil {
 		t.Fatal(err)
 	}
 	tok := mustToken(t, s)
@@ -98,10 +99,10 @@ func TestKeyFileBrokenThenFixed(t *testing.T) {
 
 func TestKeyFileSignerDescribesItself(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "signing.pem")
-	if err := headers.WritePrivateKeyFile(path, testES256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, testES256Key()); err != nil {
 		t.Fatal(err)
 	}
-	s := mustSigner(t, headers.JWTConfig{KeyFile: path, Subject: "svc"})
+	s := mustSigner(t, jwtkey.Config{KeyFile: path, Subject: "svc"})
 	got := s.String()
 	for _, want := range []string{path, "kid=" + s.KeyID(), "alg=ES256", `sub="svc"`} {
 		if !strings.Contains(got, want) {

@@ -1,4 +1,4 @@
-package headers_test
+package jwtkey_test
 
 import (
 	"bytes"
@@ -31,13 +31,15 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/headers/clocktest"
+	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
 // Test keys are generated once per test binary: RSA generation is slow.
 var (
-	testES256Key = sync.OnceValue(func() *ecdsa.PrivateKey { return mustKey(headers.GenerateES256Key()) })
-	testES256Alt = sync.OnceValue(func() *ecdsa.PrivateKey { return mustKey(headers.GenerateES256Key()) })
-	testRS256Key = sync.OnceValue(func() *rsa.PrivateKey { return mustKey(headers.GenerateRS256Key(2048)) })
+	testES256Key = sync.OnceValue(func() *ecdsa.PrivateKey { return mustKey(jwtkey.GenerateES256Key()) })
+	testES256Alt = sync.OnceValue(func() *ecdsa.PrivateKey { return mustKey(jwtkey.GenerateES256Key()) })
+	testRS256Key = sync.OnceValue(func() *rsa.PrivateKey { return mustKey(jwtkey.GenerateRS256Key(2048)) })
 )
 
 func mustKey[K any](k K, err error) K {
@@ -59,7 +61,7 @@ type rawJWKS struct {
 
 // fetchJWKS serves set over loopback HTTP and fetches it back, as the
 // Temporal server fetches its keySourceURIs.
-func fetchJWKS(t *testing.T, set *headers.KeySet) rawJWKS {
+func fetchJWKS(t *testing.T, set *jwtkey.KeySet) rawJWKS {
 	t.Helper()
 	srv := httptest.NewServer(set)
 	defer srv.Close()
@@ -78,9 +80,9 @@ func fetchJWKS(t *testing.T, set *headers.KeySet) rawJWKS {
 	return out
 }
 
-func jwksOf(t *testing.T, keys ...headers.JWK) rawJWKS {
+func jwksOf(t *testing.T, keys ...jwtkey.JWK) rawJWKS {
 	t.Helper()
-	set, err := headers.NewKeySet(keys...)
+	set, err := jwtkey.NewKeySet(keys...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,16 +174,16 @@ func verifyAsServer(tok string, set rawJWKS, now time.Time) (jwt.MapClaims, erro
 	return claims, nil
 }
 
-func mustSigner(t testing.TB, cfg headers.JWTConfig) *headers.Signer {
+func mustSigner(t testing.TB, cfg jwtkey.Config) *jwtkey.Source {
 	t.Helper()
-	s, err := headers.NewSigner(cfg)
+	s, err := jwtkey.NewTokenSource(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func mustToken(t testing.TB, s *headers.Signer) headers.Token {
+func mustToken(t testing.TB, s *jwtkey.Source) headers.Token {
 	t.Helper()
 	tok, err := s.Token(context.Background())
 	if err != nil {
@@ -214,16 +216,16 @@ func TestSignerTokensVerifyAsTheServerWould(t *testing.T) {
 		{"RS256", testRS256Key()},
 	} {
 		t.Run(tc.alg, func(t *testing.T) {
-			s := mustSigner(t, headers.JWTConfig{
+			s := mustSigner(t, jwtkey.Config{
 				Key:         tc.key,
 				Subject:     "orders-worker",
 				Issuer:      "https://issuer.example",
 				Audience:    []string{"temporal"},
 				Permissions: []string{"default:WRITE", "temporal-system:read"},
 				ExtraClaims: map[string]any{"team": "payments", "level": 3},
-				Now:         fixedClock(serverTime),
+				Clock:       clocktest.NewAt(serverTime),
 			})
-			thumb, err := headers.Thumbprint(tc.key)
+			thumb, err := jwtkey.Thumbprint(tc.key)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -263,10 +265,10 @@ func TestSignerTokensVerifyAsTheServerWould(t *testing.T) {
 }
 
 func TestServerRejectsTokenWithoutItsKey(t *testing.T) {
-	s := mustSigner(t, headers.JWTConfig{Key: testES256Key(), Now: fixedClock(serverTime)})
+	s := mustSigner(t, jwtkey.Config{Key: testES256Key(), Clock: clocktest.NewAt(serverTime)})
 	tok := mustToken(t, s)
 
-	other, err := headers.PublicJWK(testES256Alt(), "")
+	other, err := jwtkey.PublicJWK(testES256Alt(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +276,7 @@ func TestServerRejectsTokenWithoutItsKey(t *testing.T) {
 		t.Errorf("unknown kid: err = %v", err)
 	}
 	// The right kid naming another key: the signature does not verify.
-	impostor, err := headers.PublicJWK(testES256Alt(), s.KeyID())
+	impostor, err := jwtkey.PublicJWK(testES256Alt(), s.KeyID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,16 +286,16 @@ func TestServerRejectsTokenWithoutItsKey(t *testing.T) {
 }
 
 func TestSignerDefaults(t *testing.T) {
-	s := mustSigner(t, headers.JWTConfig{Key: testES256Key(), Now: fixedClock(serverTime)})
+	s := mustSigner(t, jwtkey.Config{Key: testES256Key(), Clock: clocktest.NewAt(serverTime)})
 	claims, err := verifyAsServer(mustToken(t, s).Value, jwksOf(t, s.PublicJWK()), serverTime)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if claims["sub"] != headers.DefaultJWTSubject {
+	if claims["sub"] != jwtkey.DefaultSubject {
 		t.Errorf("sub = %v", claims["sub"])
 	}
 	exp, iat := claims["exp"].(float64), claims["iat"].(float64)
-	if got := time.Duration(exp-iat) * time.Second; got != headers.DefaultJWTExpiration+headers.DefaultClockSkew {
+	if got := time.Duration(exp-iat) * time.Second; got != jwtkey.DefaultExpiration+jwtkey.DefaultClockSkew {
 		t.Errorf("exp - iat = %v", got)
 	}
 	for _, absent := range []string{"iss", "aud", "permissions"} {
@@ -304,7 +306,7 @@ func TestSignerDefaults(t *testing.T) {
 }
 
 func TestSignerOptions(t *testing.T) {
-	s := mustSigner(t, headers.JWTConfig{
+	s := mustSigner(t, jwtkey.Config{
 		Key:              testES256Key(),
 		KeyID:            "my-key-2026",
 		Audience:         []string{"a", "b"},
@@ -313,7 +315,7 @@ func TestSignerOptions(t *testing.T) {
 		ExtraClaims:      map[string]any{"permissions": []string{"legacy"}},
 		Expiration:       time.Hour,
 		ClockSkew:        -1,
-		Now:              fixedClock(serverTime),
+		Clock:            clocktest.NewAt(serverTime),
 	})
 	if s.KeyID() != "my-key-2026" || s.PublicJWK().KeyID != "my-key-2026" {
 		t.Fatalf("kid %q, JWK kid %q", s.KeyID(), s.PublicJWK().KeyID)
@@ -343,7 +345,7 @@ func TestClockSkewLetsAFastClientThrough(t *testing.T) {
 		{"skew too small", 10 * time.Second, jwt.ErrTokenUsedBeforeIssued},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mustSigner(t, headers.JWTConfig{Key: testES256Key(), ClockSkew: tc.skew, Now: fixedClock(ahead)})
+			s := mustSigner(t, jwtkey.Config{Key: testES256Key(), ClockSkew: tc.skew, Clock: clocktest.NewAt(ahead)})
 			_, err := verifyAsServer(mustToken(t, s).Value, jwksOf(t, s.PublicJWK()), serverTime)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
@@ -375,7 +377,7 @@ func (w wrappedSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) 
 
 func TestOpaqueCryptoSigner(t *testing.T) {
 	for _, key := range []crypto.Signer{testES256Key(), testRS256Key()} {
-		s := mustSigner(t, headers.JWTConfig{Key: wrappedSigner{Signer: key}, Now: fixedClock(serverTime)})
+		s := mustSigner(t, jwtkey.Config{Key: wrappedSigner{Signer: key}, Clock: clocktest.NewAt(serverTime)})
 		if _, err := verifyAsServer(mustToken(t, s).Value, jwksOf(t, s.PublicJWK()), serverTime); err != nil {
 			t.Errorf("%s: %v", s.Algorithm(), err)
 		}
@@ -384,7 +386,7 @@ func TestOpaqueCryptoSigner(t *testing.T) {
 		"wrong public key": wrappedSigner{Signer: testES256Key(), pub: testES256Alt().Public()},
 		"PSS padding":      wrappedSigner{Signer: testRS256Key(), opts: &rsa.PSSOptions{Hash: crypto.SHA256}},
 	} {
-		s := mustSigner(t, headers.JWTConfig{Key: bad})
+		s := mustSigner(t, jwtkey.Config{Key: bad})
 		_, err := s.Token(context.Background())
 		if err == nil || !strings.Contains(err.Error(), "does not verify") || !strings.Contains(err.Error(), s.KeyID()) {
 			t.Errorf("%s: err = %v", name, err)
@@ -395,7 +397,7 @@ func TestOpaqueCryptoSigner(t *testing.T) {
 func TestNewSignerErrors(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "key.pem")
-	if err := headers.WritePrivateKeyFile(keyFile, testES256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(keyFile, testES256Key()); err != nil {
 		t.Fatal(err)
 	}
 	p384 := mustKey(ecdsa.GenerateKey(elliptic.P384(), rand.Reader))
@@ -404,46 +406,47 @@ func TestNewSignerErrors(t *testing.T) {
 	key := testES256Key()
 	for _, tc := range []struct {
 		name string
-		cfg  headers.JWTConfig
+		cfg  jwtkey.Config
 		want []string
 	}{
-		{"no key", headers.JWTConfig{}, []string{"no key", "Key or KeyFile"}},
-		{"both keys", headers.JWTConfig{Key: key, KeyFile: keyFile}, []string{"either Key or KeyFile"}},
-		{"kid with key file", headers.JWTConfig{KeyFile: keyFile, KeyID: "x"}, []string{"KeyID cannot be combined with KeyFile"}},
-		{"missing key file", headers.JWTConfig{KeyFile: filepath.Join(dir, "nope.pem")}, []string{"nope.pem", "no such file", "JWTConfig.KeyFile"}},
-		{"P-384", headers.JWTConfig{Key: p384}, []string{"JWTConfig.Key", "P-384", "only ES256"}},
-		{"Ed25519", headers.JWTConfig{Key: ed}, []string{"JWTConfig.Key", "Ed25519"}},
-		{"RSA 1024", headers.JWTConfig{Key: rsa1024}, []string{"JWTConfig.Key", "1024 bits", "at least 2048"}},
-		{"permission without role", headers.JWTConfig{Key: key, Permissions: []string{"default:read", "default"}}, []string{"Permissions[1]", `"default"`, "<namespace>:<role>"}},
-		{"permission without namespace", headers.JWTConfig{Key: key, Permissions: []string{":write"}}, []string{"Permissions[0]", `":write"`, "empty namespace"}},
-		{"unknown role", headers.JWTConfig{Key: key, Permissions: []string{"default:owner"}}, []string{"Permissions[0]", `"default:owner"`, `role "owner"`}},
-		{"space in namespace", headers.JWTConfig{Key: key, Permissions: []string{"default :write"}}, []string{"Permissions[0]", "space"}},
-		{"negative expiration", headers.JWTConfig{Key: key, Expiration: -time.Minute}, []string{"JWTConfig.Expiration", "at least 1s"}},
-		{"sub-second expiration", headers.JWTConfig{Key: key, Expiration: 500 * time.Millisecond}, []string{"JWTConfig.Expiration"}},
-		{"empty audience", headers.JWTConfig{Key: key, Audience: []string{"a", ""}}, []string{"JWTConfig.Audience[1]"}},
-		{"extra exp", headers.JWTConfig{Key: key, ExtraClaims: map[string]any{"exp": 1}}, []string{`ExtraClaims["exp"]`, "reserved", "JWTConfig.Expiration"}},
-		{"extra sub", headers.JWTConfig{Key: key, ExtraClaims: map[string]any{"sub": "x"}}, []string{`ExtraClaims["sub"]`, "JWTConfig.Subject"}},
-		{"extra kid", headers.JWTConfig{Key: key, ExtraClaims: map[string]any{"kid": "x"}}, []string{`ExtraClaims["kid"]`, "JWTConfig.KeyID"}},
-		{"extra nbf", headers.JWTConfig{Key: key, ExtraClaims: map[string]any{"nbf": 0}}, []string{`ExtraClaims["nbf"]`}},
-		{"extra iat", headers.JWTConfig{Key: key, ExtraClaims: map[string]any{"iat": 0}}, []string{`ExtraClaims["iat"]`}},
-		{"extra permissions", headers.JWTConfig{Key: key, ExtraClaims: map[string]any{"permissions": []string{"x"}}}, []string{`ExtraClaims["permissions"]`, "JWTConfig.Permissions"}},
-		{"extra custom permissions claim", headers.JWTConfig{Key: key, PermissionsClaim: "roles", ExtraClaims: map[string]any{"roles": 1}}, []string{`ExtraClaims["roles"]`}},
-		{"extra empty name", headers.JWTConfig{Key: key, ExtraClaims: map[string]any{"": 1}}, []string{"empty claim name"}},
-		{"extra not JSON", headers.JWTConfig{Key: key, ExtraClaims: map[string]any{"f": func() {}}}, []string{`ExtraClaims["f"]`, "JSON"}},
-		{"permissions claim reserved", headers.JWTConfig{Key: key, PermissionsClaim: "sub"}, []string{`PermissionsClaim "sub"`}},
+		{"no key", jwtkey.Config{}, []string{"no private key", "jwtkey.Config.KeyFile", "jwtkey.Config.Key "}},
+		{"both keys", jwtkey.Config{Key: key, KeyFile: keyFile}, []string{"jwtkey.Config.KeyFile and jwtkey.Config.Key are both set"}},
+		{"kid with key file", jwtkey.Config{KeyFile: keyFile, KeyID: "x"}, []string{"jwtkey.Config.KeyID: cannot be used with jwtkey.Config.KeyFile"}},
+		{"missing key file", jwtkey.Config{KeyFile: filepath.Join(dir, "nope.pem")}, []string{"nope.pem", "no such file", "Config.KeyFile"}},
+		{"P-384", jwtkey.Config{Key: p384}, []string{"Config.Key", "P-384", "only ES256"}},
+		{"Ed25519", jwtkey.Config{Key: ed}, []string{"Config.Key", "Ed25519"}},
+		{"RSA 1024", jwtkey.Config{Key: rsa1024}, []string{"Config.Key", "1024 bits", "at least 2048"}},
+		{"permission without role", jwtkey.Config{Key: key, Permissions: []string{"default:read", "default"}}, []string{"Config.Permissions: entry 2", `"default"`, "<namespace>:<role>"}},
+		{"permission without namespace", jwtkey.Config{Key: key, Permissions: []string{":write"}}, []string{"Config.Permissions: entry 1", `":write"`, "empty namespace"}},
+		{"unknown role", jwtkey.Config{Key: key, Permissions: []string{"default:owner"}}, []string{"Config.Permissions: entry 1", `"default:owner"`, `role "owner"`}},
+		{"space in namespace", jwtkey.Config{Key: key, Permissions: []string{"default :write"}}, []string{"Config.Permissions: entry 1", "space"}},
+		{"negative expiration", jwtkey.Config{Key: key, Expiration: -time.Minute}, []string{"Config.Expiration", "at least 1s"}},
+		{"sub-second expiration", jwtkey.Config{Key: key, Expiration: 500 * time.Millisecond}, []string{"Config.Expiration"}},
+		{"empty audience", jwtkey.Config{Key: key, Audience: []string{"a", ""}}, []string{"Config.Audience: entry 2 is empty"}},
+		{"extra exp", jwtkey.Config{Key: key, ExtraClaims: map[string]any{"exp": 1}}, []string{`ExtraClaims: "exp"`, "reserved", "Config.Expiration"}},
+		{"extra sub", jwtkey.Config{Key: key, ExtraClaims: map[string]any{"sub": "x"}}, []string{`ExtraClaims: "sub"`, "Config.Subject"}},
+		{"extra kid", jwtkey.Config{Key: key, ExtraClaims: map[string]any{"kid": "x"}}, []string{`ExtraClaims: "kid"`, "Config.KeyID"}},
+		{"extra nbf", jwtkey.Config{Key: key, ExtraClaims: map[string]any{"nbf": 0}}, []string{`ExtraClaims: "nbf"`}},
+		{"extra iat", jwtkey.Config{Key: key, ExtraClaims: map[string]any{"iat": 0}}, []string{`ExtraClaims: "iat"`}},
+		{"extra permissions", jwtkey.Config{Key: key, ExtraClaims: map[string]any{"permissions": []string{"x"}}}, []string{`ExtraClaims: "permissions"`, "Config.Permissions"}},
+		{"extra custom permissions claim", jwtkey.Config{Key: key, PermissionsClaim: "roles", ExtraClaims: map[string]any{"roles": 1}}, []string{`ExtraClaims: "roles"`}},
+		{"extra empty name", jwtkey.Config{Key: key, ExtraClaims: map[string]any{"": 1}}, []string{"empty claim name"}},
+		{"extra not JSON", jwtkey.Config{Key: key, ExtraClaims: map[string]any{"f": func() {}}}, []string{`ExtraClaims: "f"`, "JSON"}},
+		{"permissions claim reserved", jwtkey.Config{Key: key, PermissionsClaim: "sub"}, []string{`PermissionsClaim: "sub"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := headers.NewSigner(tc.cfg)
+			s, err := jwtkey.NewTokenSource(tc.cfg)
 			if err == nil {
-				t.Fatalf("NewSigner succeeded: %v", s)
+				t.Fatalf("NewTokenSource succeeded: %v", s)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if !strings.HasPrefix(err.Error(), "headers: ") {
-				t.Errorf("error %q lacks the package prefix", err)
+			var ce *headers.ConfigError
+			if !errors.As(err, &ce) || !strings.HasPrefix(ce.Setting, "jwtkey.Config.") {
+				t.Errorf("error %q is not a *headers.ConfigError naming a jwtkey.Config field", err)
 			}
 		})
 	}
@@ -458,7 +461,7 @@ func mustKey2[A, B any](a A, b B, err error) (A, B) {
 
 func TestExtraClaimsAreCopiedAtNewSigner(t *testing.T) {
 	extra := map[string]any{"team": "a"}
-	s := mustSigner(t, headers.JWTConfig{Key: testES256Key(), ExtraClaims: extra, Now: fixedClock(serverTime)})
+	s := mustSigner(t, jwtkey.Config{Key: testES256Key(), ExtraClaims: extra, Clock: clocktest.NewAt(serverTime)})
 	extra["team"] = "b"
 	extra["more"] = 1
 	claims, err := verifyAsServer(mustToken(t, s).Value, jwksOf(t, s.PublicJWK()), serverTime)
@@ -466,12 +469,12 @@ func TestExtraClaimsAreCopiedAtNewSigner(t *testing.T) {
 		t.Fatal(err)
 	}
 	if claims["team"] != "a" || claims["more"] != nil {
-		t.Errorf("claims = %v, want the map as it was at NewSigner", claims)
+		t.Errorf("claims = %v, want the map as it was at NewTokenSource", claims)
 	}
 }
 
 func TestTokenHonoursCanceledContext(t *testing.T) {
-	s := mustSigner(t, headers.JWTConfig{Key: testES256Key()})
+	s := mustSigner(t, jwtkey.Config{Key: testES256Key()})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := s.Token(ctx); !errors.Is(err, context.Canceled) {
@@ -480,8 +483,8 @@ func TestTokenHonoursCanceledContext(t *testing.T) {
 }
 
 func TestZeroSignerFailsCleanly(t *testing.T) {
-	var s headers.Signer
-	if _, err := s.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "NewSigner") {
+	var s jwtkey.Source
+	if _, err := s.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "NewTokenSource") {
 		t.Errorf("err = %v", err)
 	}
 	if got := fmt.Sprint(&s); !strings.Contains(got, "jwt signer") {
@@ -494,7 +497,7 @@ func TestZeroSignerFailsCleanly(t *testing.T) {
 // decimal, hex and base64.
 func secretsOf(t *testing.T, key crypto.Signer) []string {
 	t.Helper()
-	pemData, err := headers.MarshalPrivateKeyPEM(key)
+	pemData, err := jwtkey.MarshalPrivateKeyPEM(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,23 +531,23 @@ func assertNoSecrets(t *testing.T, what, printed string, secrets []string) {
 func TestNoKeyMaterialInFormattingOrLogs(t *testing.T) {
 	for _, key := range []crypto.Signer{testES256Key(), testRS256Key()} {
 		secrets := secretsOf(t, key)
-		cfg := headers.JWTConfig{Key: key, Subject: "svc", Permissions: []string{"default:read"}, ExtraClaims: map[string]any{"team": "x"}}
+		cfg := jwtkey.Config{Key: key, Subject: "svc", Permissions: []string{"default:read"}, ExtraClaims: map[string]any{"team": "x"}}
 		s := mustSigner(t, cfg)
 
 		var logs bytes.Buffer
 		logger := slog.New(slog.NewJSONHandler(&logs, nil))
 		logger.Info("config", "cfg", cfg, "cfgptr", &cfg, "signer", s)
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%X", "%q", "%T"} {
-			for name, v := range map[string]any{"JWTConfig": cfg, "*JWTConfig": &cfg, "*Signer": s, "Signer in a struct": struct{ S *headers.Signer }{s}} {
+			for name, v := range map[string]any{"Config": cfg, "*Config": &cfg, "*Source": s, "Source in a struct": struct{ S *jwtkey.Source }{s}} {
 				assertNoSecrets(t, name+" "+verb, fmt.Sprintf(verb, v), secrets)
 			}
 		}
 		assertNoSecrets(t, "slog", logs.String(), secrets)
 		if got := fmt.Sprintf("%+v", cfg); !strings.Contains(got, headers.Redacted) || !strings.Contains(got, `Subject: "svc"`) || !strings.Contains(got, `ExtraClaims: ["team"]`) {
-			t.Errorf("JWTConfig %%+v = %s, want the settings with the key redacted", got)
+			t.Errorf("Config %%+v = %s, want the settings with the key redacted", got)
 		}
-		if got := fmt.Sprintf("%#v", s); !strings.Contains(got, s.KeyID()) || !strings.HasPrefix(got, "headers.Signer{") {
-			t.Errorf("Signer %%#v = %s", got)
+		if got := fmt.Sprintf("%#v", s); !strings.Contains(got, s.KeyID()) || !strings.HasPrefix(got, "jwtkey.Source{") {
+			t.Errorf("Source %%#v = %s", got)
 		}
 		if !strings.Contains(logs.String(), `"key":"REDACTED"`) || !strings.Contains(logs.String(), s.KeyID()) {
 			t.Errorf("slog output lacks the redacted settings: %s", logs.String())
@@ -554,7 +557,7 @@ func TestNoKeyMaterialInFormattingOrLogs(t *testing.T) {
 
 func TestNewJWTProvider(t *testing.T) {
 	key := testES256Key()
-	p, err := headers.NewJWTProvider(headers.JWTConfig{Key: key, Permissions: []string{"default:write"}}, headers.Options{Logger: slog.New(slog.DiscardHandler)})
+	p, err := jwtkey.NewProvider(jwtkey.Config{Key: key, Permissions: []string{"default:write"}}, headers.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,7 +570,7 @@ func TestNewJWTProvider(t *testing.T) {
 	if !ok {
 		t.Fatalf("headers = %v", h)
 	}
-	jwk, err := headers.PublicJWK(key, "")
+	jwk, err := jwtkey.PublicJWK(key, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,18 +585,18 @@ func TestNewJWTProvider(t *testing.T) {
 
 func TestNewJWTProviderChecks(t *testing.T) {
 	key := testES256Key()
-	if _, err := headers.NewJWTProvider(headers.JWTConfig{}, headers.Options{}); err == nil || !strings.Contains(err.Error(), "no key") {
+	if _, err := jwtkey.NewProvider(jwtkey.Config{}, headers.Options{}); err == nil || !strings.Contains(err.Error(), "no private key") {
 		t.Errorf("no key: err = %v", err)
 	}
-	_, err := headers.NewJWTProvider(headers.JWTConfig{Key: key, Expiration: 5 * time.Minute}, headers.Options{Leeway: 5 * time.Minute})
-	if err == nil || !strings.Contains(err.Error(), "Options.Leeway") || !strings.Contains(err.Error(), "JWTConfig.Expiration") {
+	_, err := jwtkey.NewProvider(jwtkey.Config{Key: key, Expiration: 5 * time.Minute}, headers.Options{Leeway: 5 * time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "Options.Leeway") || !strings.Contains(err.Error(), "Config.Expiration") {
 		t.Errorf("leeway >= expiration: err = %v", err)
 	}
 }
 
 func TestNewJWTProviderNamesSourceAndWarnsAboutOpenKeyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "key.pem")
-	if err := headers.WritePrivateKeyFile(path, testES256Key()); err != nil {
+	if err := jwtkey.WritePrivateKeyFile(path, testES256Key()); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, 0o644); err != nil {
@@ -601,7 +604,7 @@ func TestNewJWTProviderNamesSourceAndWarnsAboutOpenKeyFile(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	events := make(chan headers.RefreshEvent, 10)
-	p, err := headers.NewJWTProvider(headers.JWTConfig{KeyFile: path}, headers.Options{
+	p, err := jwtkey.NewProvider(jwtkey.Config{KeyFile: path}, headers.Options{
 		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
 		OnRefresh: func(e headers.RefreshEvent) { events <- e },
 	})
@@ -610,7 +613,7 @@ func TestNewJWTProviderNamesSourceAndWarnsAboutOpenKeyFile(t *testing.T) {
 	}
 	defer func() { _ = p.Close() }()
 	if !isWindows() {
-		out := logs.String() // the warning comes from NewJWTProvider itself
+		out := logs.String() // the warning comes from NewProvider itself
 		if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "chmod 600") || !strings.Contains(out, "key.pem") {
 			t.Errorf("no permission warning logged: %s", out)
 		}
@@ -631,20 +634,20 @@ func TestNewJWTProviderNamesSourceAndWarnsAboutOpenKeyFile(t *testing.T) {
 func isWindows() bool { return filepath.Separator == '\\' }
 
 func TestParsePermission(t *testing.T) {
-	for in, want := range map[string]headers.Permission{
+	for in, want := range map[string]jwtkey.Permission{
 		"default:read":              {"default", "read"},
 		"default:WRITE":             {"default", "write"},
 		"Orders.prod:Worker":        {"Orders.prod", "worker"},
 		"temporal-system:admin":     {"temporal-system", "admin"},
 		"ns-with-dash_and.dot:read": {"ns-with-dash_and.dot", "read"},
 	} {
-		got, err := headers.ParsePermission(in)
+		got, err := jwtkey.ParsePermission(in)
 		if err != nil || got != want {
 			t.Errorf("ParsePermission(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "default", ":write", "default:", "default:owner", "default:read:x", "default: read", " default:read", "de\tfault:read", "default:readd"} {
-		if p, err := headers.ParsePermission(in); err == nil || !strings.Contains(err.Error(), strconv.Quote(in)) {
+		if p, err := jwtkey.ParsePermission(in); err == nil || !strings.Contains(err.Error(), strconv.Quote(in)) {
 			t.Errorf("ParsePermission(%q) = %v, %v; want an error naming it", in, p, err)
 		}
 	}
@@ -656,7 +659,7 @@ func FuzzParsePermission(f *testing.F) {
 	}
 	roles := []string{"read", "write", "worker", "admin"}
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := headers.ParsePermission(s)
+		p, err := jwtkey.ParsePermission(s)
 		if err != nil {
 			if !strings.Contains(err.Error(), strconv.Quote(s)) {
 				t.Fatalf("error %q does not name the input", err)
@@ -671,14 +674,14 @@ func FuzzParsePermission(f *testing.F) {
 		if ns != p.Namespace || strings.ToLower(role) != p.Role {
 			t.Fatalf("%q parsed as %#v", s, p)
 		}
-		if again, err := headers.ParsePermission(p.String()); err != nil || again != p {
+		if again, err := jwtkey.ParsePermission(p.String()); err != nil || again != p {
 			t.Fatalf("round trip of %q: %v, %v", p, again, err)
 		}
 	})
 }
 
 func benchmarkSign(b *testing.B, key crypto.Signer) {
-	s := mustSigner(b, headers.JWTConfig{Key: key, Permissions: []string{"default:write"}})
+	s := mustSigner(b, jwtkey.Config{Key: key, Permissions: []string{"default:write"}})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

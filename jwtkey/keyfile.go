@@ -1,4 +1,4 @@
-package headers
+package jwtkey
 
 import (
 	"crypto"
@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 // A signingKey is a key ready to sign with: its algorithm, kid, public JWK
@@ -98,11 +100,11 @@ func (f *keyFile) load() (*signingKey, error) {
 	}
 	signer, err := parsePrivateKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("headers: key file %q: %w", f.path, err)
+		return nil, &config.FileError{What: "key file", Path: f.path, Err: err}
 	}
 	key, err := newSigningKey(signer, "")
 	if err != nil {
-		return nil, fmt.Errorf("headers: key file %q: %w", f.path, err)
+		return nil, &config.FileError{What: "key file", Path: f.path, Err: err}
 	}
 	f.sum, f.key = sum, key
 	return key, nil
