@@ -595,7 +595,7 @@ func (p *KeyProvider) finish(r *round, results []fetchResult) {
 			failures = append(failures, failure{s, res.err, len(s.keys)})
 			continue
 		}
-		s.keys, s.haveKeys, s.lastSuccess, s.lastErr = res.keys, true, now, ""
+		s.keys, s.lastSuccess, s.lastErr = res.keys, now, ""
 	}
 	old := p.keys
 	merged, conflicts := p.mergeLocked()

@@ -30,17 +30,15 @@ const (
 )
 
 // source is one configured place keys come from, with the keys it gave
-// last time it answered well. The fields after setting are guarded by the
+// last time it answered well. The fields from keys on are guarded by the
 // provider's mutex.
 type source struct {
-	kind    sourceKind
-	setting string   // the setting it came from, for errors, e.g. "keySourceURIs[1]"
-	name    string   // the URL as logged: without user info, query or fragment
-	u       *url.URL // JWKS or file URL; the issuer URL for sourceIssuer
-	issuer  string   // sourceIssuer only: the issuer as configured
+	kind   sourceKind
+	name   string   // the URL as logged: without user info, query or fragment
+	u      *url.URL // JWKS or file URL; the issuer URL for sourceIssuer
+	issuer string   // sourceIssuer only: the issuer as configured
 
 	keys        []publicKey // last good keys, in JWKS order
-	haveKeys    bool        // keys come from a successful fetch
 	lastSuccess time.Time
 	lastErr     string
 	fetches     int64
@@ -54,7 +52,7 @@ func newJWKSSource(setting, raw string) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a URL: %v", setting, redactURLError(err))
 	}
-	s := &source{setting: setting, name: displayURL(u), u: u}
+	s := &source{name: displayURL(u), u: u}
 	switch strings.ToLower(u.Scheme) {
 	case "file":
 		if u.Host != "" && u.Host != "localhost" {
@@ -89,7 +87,7 @@ func newIssuerSource(setting, issuer string) (*source, error) {
 	if err := checkHTTPURL(u); err != nil {
 		return nil, fmt.Errorf("%s %q: %w", setting, name, err)
 	}
-	return &source{kind: sourceIssuer, setting: setting, name: name, u: u, issuer: issuer}, nil
+	return &source{kind: sourceIssuer, name: name, u: u, issuer: issuer}, nil
 }
 
 // checkHTTPURL accepts https:// URLs with a host, and http:// URLs whose host
