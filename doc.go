@@ -25,4 +25,9 @@
 //     certificate, workload identity, managed identity.
 //   - static: a fixed token, a token file re-read when it changes, and
 //     merging with other headers.
+//
+// For the server side, the separate module
+// github.com/temporalauth/temporalauth/serverauth is a JWT key provider
+// for Temporal servers built from source that refetches the JWKS when a
+// token names an unknown key ID.
 package temporalauth
