@@ -14,6 +14,7 @@ import (
 	"github.com/temporalauth/temporalauth"
 	"github.com/temporalauth/temporalauth/cmd/temporal-auth/internal/inspect"
 	"github.com/temporalauth/temporalauth/jwtkey"
+	"github.com/temporalauth/temporalauth/static"
 )
 
 // A tokenFlag is a flag of token that overrides an environment variable.
@@ -59,10 +60,10 @@ admin for admin calls). So "worker" alone grants nothing, and a warning
 says so, as it does for a token without permissions.
 
 --provider makes the command ignore the TEMPORAL_* variables of the other
-providers (temporalauth.FromEnv reports them as a conflict instead).
+providers (temporalauth.Load reports them as a conflict instead).
 
 The provider and its settings come from the same environment variables as
-temporalauth.FromEnv (TEMPORAL_AUTH_PROVIDER, TEMPORAL_JWT_*, AZURE_*,
+temporalauth.Load (TEMPORAL_AUTH_PROVIDER, TEMPORAL_JWT_*, AZURE_*,
 TEMPORAL_AUTH_SCOPE, TEMPORAL_AUTH_TOKEN, TEMPORAL_AUTH_TOKEN_FILE); each flag
 replaces its variable:
 
@@ -82,13 +83,13 @@ token after checking it.`,
 	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
 		flags := []*tokenFlag{
 			{name: "provider", env: temporalauth.EnvProvider},
-			{name: "key", env: temporalauth.EnvKeyFile, hides: []string{temporalauth.EnvKey, temporalauth.EnvKeyID}, kind: "jwt"},
-			{name: "permissions", env: temporalauth.EnvPermissions, kind: "jwt"},
-			{name: "subject", env: temporalauth.EnvSubject, kind: "jwt"},
-			{name: "issuer", env: temporalauth.EnvIssuer, kind: "jwt"},
-			{name: "audience", env: temporalauth.EnvAudience, kind: "jwt"},
-			{name: "claim-name", env: temporalauth.EnvPermissionsClaim, kind: "jwt"},
-			{name: "scope", env: temporalauth.EnvScope, kind: "azure"},
+			{name: "key", env: jwtkey.EnvKeyFile, hides: []string{jwtkey.EnvKey, jwtkey.EnvKeyID}, kind: "jwt"},
+			{name: "permissions", env: jwtkey.EnvPermissions, kind: "jwt"},
+			{name: "subject", env: jwtkey.EnvSubject, kind: "jwt"},
+			{name: "issuer", env: jwtkey.EnvIssuer, kind: "jwt"},
+			{name: "audience", env: jwtkey.EnvAudience, kind: "jwt"},
+			{name: "claim-name", env: jwtkey.EnvPermissionsClaim, kind: "jwt"},
+			{name: "scope", env: "TEMPORAL_AUTH_SCOPE", kind: "azure"},
 		}
 		usage := map[string]string{
 			"provider":    "`provider`: jwt, azure or static (default: chosen from the variables set)",
@@ -134,7 +135,7 @@ token after checking it.`,
 				if ttl < time.Second {
 					return usagef("--ttl %s: must be at least 1s", ttl)
 				}
-				flags = append(flags, &tokenFlag{name: "ttl", env: temporalauth.EnvExpiration, kind: "jwt", value: ttl.String(), set: true})
+				flags = append(flags, &tokenFlag{name: "ttl", env: jwtkey.EnvExpiration, kind: "jwt", value: ttl.String(), set: true})
 			}
 			var tlsLine string
 			if tlsSet {
@@ -267,7 +268,7 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tls
 	}
 	fmt.Fprintf(c.stderr, "temporal-auth token: %s\n", summary)
 	if auth.Kind() == "jwt" {
-		perms, _ := lookup(temporalauth.EnvPermissions)
+		perms, _ := lookup(jwtkey.EnvPermissions)
 		for _, w := range grantWarnings(perms) {
 			fmt.Fprintf(c.stderr, "temporal-auth token: warning: %s\n", w)
 		}
@@ -278,11 +279,11 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tls
 // providerVars are the TEMPORAL_* variables of each provider; AZURE_*
 // variables count only when azure is chosen.
 var providerVars = map[string][]string{
-	"jwt": {temporalauth.EnvKeyFile, temporalauth.EnvKey, temporalauth.EnvKeyID, temporalauth.EnvPermissions,
-		temporalauth.EnvPermissionsClaim, temporalauth.EnvSubject, temporalauth.EnvIssuer, temporalauth.EnvAudience,
-		temporalauth.EnvExpiration},
-	"static": {temporalauth.EnvToken, temporalauth.EnvTokenFile},
-	"azure":  {temporalauth.EnvScope},
+	"jwt": {jwtkey.EnvKeyFile, jwtkey.EnvKey, jwtkey.EnvKeyID, jwtkey.EnvPermissions,
+		jwtkey.EnvPermissionsClaim, jwtkey.EnvSubject, jwtkey.EnvIssuer, jwtkey.EnvAudience,
+		jwtkey.EnvExpiration},
+	"static": {static.EnvToken, static.EnvTokenFile},
+	"azure":  {"TEMPORAL_AUTH_SCOPE"},
 }
 
 // grantWarnings explains what a comma-separated permissions list fails to
@@ -322,10 +323,10 @@ var goField = regexp.MustCompile(`(\b[A-Z][A-Z0-9_]+\)?: )?\b(jwtkey|azure|stati
 
 // goFieldVars names the variable of each jwtkey.Config field.
 var goFieldVars = map[string]string{
-	"KeyFile": temporalauth.EnvKeyFile, "Key": temporalauth.EnvKey, "KeyID": temporalauth.EnvKeyID,
-	"Permissions": temporalauth.EnvPermissions, "PermissionsClaim": temporalauth.EnvPermissionsClaim,
-	"Subject": temporalauth.EnvSubject, "Issuer": temporalauth.EnvIssuer, "Audience": temporalauth.EnvAudience,
-	"Expiration": temporalauth.EnvExpiration,
+	"KeyFile": jwtkey.EnvKeyFile, "Key": jwtkey.EnvKey, "KeyID": jwtkey.EnvKeyID,
+	"Permissions": jwtkey.EnvPermissions, "PermissionsClaim": jwtkey.EnvPermissionsClaim,
+	"Subject": jwtkey.EnvSubject, "Issuer": jwtkey.EnvIssuer, "Audience": jwtkey.EnvAudience,
+	"Expiration": jwtkey.EnvExpiration,
 }
 
 // flagNames rewrites the variables a flag replaced in err to the flag's
