@@ -28,9 +28,11 @@ import (
 //
 // A nil *Auth behaves as the none provider.
 type Auth struct {
-	kind     Kind
-	provider *headers.Provider // nil for none
-	leeway   time.Duration
+	kind        Kind
+	provider    *headers.Provider // nil for none
+	leeway      time.Duration
+	dialOptions []grpc.DialOption
+	stopMetrics func() // nil without a MetricsHandler
 }
 
 // GetHeaders returns the headers to send with a call to the Temporal
@@ -49,6 +51,9 @@ func (a *Auth) GetHeaders(ctx context.Context) (map[string]string, error) {
 func (a *Auth) Close() error {
 	if a == nil || a.provider == nil {
 		return nil
+	}
+	if a.stopMetrics != nil {
+		a.stopMetrics()
 	}
 	return a.provider.Close()
 }
@@ -74,13 +79,15 @@ func (a *Auth) Provider() *headers.Provider {
 // DialOptions returns the dial options to append to
 // client.Options.ConnectionOptions.DialOptions: the provider's
 // RetryUnauthorized, which replaces a token the server rejects and retries
-// the call once; none for the none provider. [LoadClientOptions] adds them
+// the call once; one that logs each rejected call at Warn with the kid of
+// its token; and with EnvOptions.MetricsHandler, one that counts
+// rejections. None for the none provider. [LoadClientOptions] adds them
 // itself.
 func (a *Auth) DialOptions() []grpc.DialOption {
 	if a == nil || a.provider == nil {
 		return nil
 	}
-	return []grpc.DialOption{a.provider.RetryUnauthorized()}
+	return a.dialOptions
 }
 
 // String describes the provider and its settings on one line, without any

@@ -7,11 +7,17 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
 
 	"github.com/temporalauth/temporalauth/azure"
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/tokenlog"
 	"github.com/temporalauth/temporalauth/jwtkey"
+	"github.com/temporalauth/temporalauth/metrics"
 	"github.com/temporalauth/temporalauth/static"
 )
 
@@ -121,6 +127,12 @@ type EnvOptions struct {
 	// TEMPORAL_AUTH_REGEN_LEEWAY, when set, replaces Provider.Leeway.
 	// Default: the zero headers.Options, whose defaults headers documents.
 	Provider headers.Options
+
+	// MetricsHandler, when set, receives the provider's metrics (package
+	// metrics: refreshes, failures, time left, rejections), tagged
+	// source=<provider kind>. LoadClientOptions also makes it the client's
+	// MetricsHandler when the configuration sets none. Default: no metrics.
+	MetricsHandler client.MetricsHandler
 
 	// HTTPClient sends the azure provider's requests to the identity
 	// provider, e.g. through a proxy or with a private CA. Default: the
@@ -281,13 +293,42 @@ func (c choice) build(o EnvOptions) (*Auth, error) {
 	if c.src == nil {
 		return a, nil
 	}
+	// Logs of each new token and kid change, and metrics, from the
+	// provider's refresh events; then the caller's hook.
+	logger := config.OrDefault(opts.Logger, slog.Default())
+	obs := tokenlog.NewObserver(string(c.kind()), logger)
+	var rec *metrics.Recorder
+	if o.MetricsHandler != nil {
+		rec = metrics.New(o.MetricsHandler, string(c.kind()))
+	}
+	hook := opts.OnRefresh
+	opts.OnRefresh = func(ev headers.RefreshEvent) {
+		obs.OnRefresh(ev)
+		if rec != nil {
+			rec.OnRefresh(ev)
+		}
+		if hook != nil {
+			hook(ev)
+		}
+	}
 	p, err := c.src.build(c.lookup, o, opts)
 	if err != nil {
 		return nil, c.wrap(err, leewayVar)
 	}
+	obs.SetProvider(p)
 	a.provider = p
+	a.dialOptions = []grpc.DialOption{p.RetryUnauthorized(),
+		tokenlog.DialOption(string(c.kind()), strings.ToLower(opts.Header), logger)}
+	if rec != nil {
+		a.dialOptions = append(a.dialOptions, rec.DialOption())
+		a.stopMetrics = rec.Watch(metricsInterval)
+	}
 	return a, nil
 }
+
+// metricsInterval is how often the time-left gauge is updated between
+// refreshes.
+const metricsInterval = 10 * time.Second
 
 // wrap names the provider chosen, and why, in an error from its source. An
 // error about headers.Options.Leeway is given the name the leeway was set

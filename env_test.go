@@ -686,8 +686,8 @@ func writeSelfSignedCert(t *testing.T, path string) {
 func TestDialOptions(t *testing.T) {
 	path, _ := writeES256Key(t)
 	a := load(t, temporalauth.EnvOptions{Lookup: mapEnv(map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": path})})
-	if n := len(a.DialOptions()); n != 1 {
-		t.Errorf("jwt: %d dial options; want RetryUnauthorized", n)
+	if n := len(a.DialOptions()); n != 2 {
+		t.Errorf("jwt: %d dial options; want RetryUnauthorized and the rejection log", n)
 	}
 	none := load(t, temporalauth.EnvOptions{Lookup: mapEnv(nil)})
 	var nilAuth *temporalauth.Auth

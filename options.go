@@ -91,6 +91,9 @@ func LoadClientOptions(o EnvOptions) (client.Options, *Auth, error) {
 		opts.HeadersProvider = static.Merge(opts.HeadersProvider, auth)
 	}
 	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, auth.DialOptions()...)
+	if opts.MetricsHandler == nil && o.MetricsHandler != nil {
+		opts.MetricsHandler = o.MetricsHandler
+	}
 	return opts, auth, nil
 }
 

@@ -70,8 +70,8 @@ func TestLoadClientOptionsMergesHeaders(t *testing.T) {
 	if len(h) != 3 || h["authorization"] != "Bearer "+token || h["x-tenant"] != "acme" || h["x-region"] != "eu" {
 		t.Errorf("headers = %v; want authorization, x-tenant=acme and x-region=eu", h)
 	}
-	if dialOptions != 1 || auth.Kind() != "static" {
-		t.Errorf("%d dial options, Kind %q; want RetryUnauthorized from the static provider", dialOptions, auth.Kind())
+	if dialOptions != 2 || auth.Kind() != "static" {
+		t.Errorf("%d dial options, Kind %q; want RetryUnauthorized and the rejection log from the static provider", dialOptions, auth.Kind())
 	}
 }
 
@@ -87,7 +87,7 @@ func TestLoadClientOptionsTokenOnly(t *testing.T) {
 		t.Fatalf("headers = %v; want the authorization header alone", h)
 	}
 	verifyJWT(t, tok, key)
-	if dialOptions != 1 || auth.Kind() != "jwt" {
+	if dialOptions != 2 || auth.Kind() != "jwt" {
 		t.Errorf("%d dial options, Kind %q", dialOptions, auth.Kind())
 	}
 }

@@ -68,7 +68,13 @@ func (s *source) Token(ctx context.Context) (headers.Token, error) {
 
 	attrs := []any{"source", s.name}
 	if isJWT {
-		attrs = append(attrs, "kid", info.KeyID, "iss", info.Issuer, "sub", info.Subject)
+		attrs = append(attrs, "kid", info.KeyID)
+		if info.Issuer != "" {
+			attrs = append(attrs, "iss", info.Issuer)
+		}
+		if info.Subject != "" {
+			attrs = append(attrs, "sub", info.Subject)
+		}
 	}
 	attrs = append(attrs, "expiry", expiry(tok.Expiry))
 	s.log.Info("temporalauth: new token", attrs...)

@@ -201,3 +201,36 @@ func assertNoToken(t *testing.T, out string, tokens ...string) {
 		}
 	}
 }
+
+func TestObserverLogsRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "worker.pem")
+	kid1 := writeKey(t, path)
+	js, err := jwtkey.NewTokenSource(jwtkey.Config{KeyFile: path, Permissions: []string{"default:write"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	obs := NewObserver("jwt", slog.New(slog.NewTextHandler(&out, nil)))
+	p := headers.New(js, headers.Options{Logger: slog.New(slog.DiscardHandler), OnRefresh: obs.OnRefresh})
+	defer p.Close()
+	obs.SetProvider(p)
+	var tokens []string
+	tok, err := p.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens = append(tokens, tok.Value)
+	kid2 := writeKey(t, path)
+	p.Invalidate()
+	if tok, err = p.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tokens = append(tokens, tok.Value)
+	obs.OnRefresh(headers.RefreshEvent{Err: errors.New("down")}) // logs nothing
+	got := out.String()
+	if strings.Count(got, `msg="temporalauth: new token"`) != 2 || !strings.Contains(got, "kid="+kid1) ||
+		!strings.Contains(got, "old_kid="+kid1+" new_kid="+kid2) {
+		t.Errorf("records:\n%s", got)
+	}
+	assertNoToken(t, got, tokens...)
+}
