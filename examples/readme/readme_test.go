@@ -20,7 +20,7 @@ import (
 
 // walkthroughPorts are the fixed ports of the README's walkthrough; the
 // test replaces each with a free one.
-var walkthroughPorts = []int{7233, 7234, 7235, 7236, 7239, 7243, 6933, 6934, 6935, 6936, 6939, 7299}
+var walkthroughPorts = []int{7233, 7234, 7235, 7236, 7239, 7243, 6933, 6934, 6935, 6936, 6939, 7299, 9090}
 
 // demoDir is the walkthrough's working directory; the test replaces it.
 const demoDir = "/tmp/temporal-demo"
@@ -132,6 +132,8 @@ func TestDocs(t *testing.T) {
 		"Namespace default successfully registered.",
 		"Workflow result: Hello Temporal!",
 		"VERDICT: ACCEPTED",
+		`temporal_auth_token_refresh{outcome="success",source="jwt",trigger="blocking"} 1`,
+		"temporalauth: new token",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s\n%s", want, stdout.String(), logs())

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -38,6 +39,10 @@ func run(name string, timeout time.Duration) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts, auth, err := temporalauth.LoadClientOptions(temporalauth.EnvOptions{Logger: logger})
 	if err != nil {
+		if os.Getenv("TEMPORAL_API_KEY") != "" && strings.Contains(err.Error(), "TEMPORAL_API_KEY") {
+			return fmt.Errorf("%w\n(was 'eval \"$(temporal-auth token --export)\"' run in this shell? "+
+				"run it in a subshell, or: unset TEMPORAL_API_KEY TEMPORAL_CLI_AUTH TEMPORAL_TLS)", err)
+		}
 		return err
 	}
 	defer func() { _ = auth.Close() }()
