@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 // maxRecordedBody is how much of a response body is kept to explain an error.
@@ -52,6 +53,10 @@ type ResponseError struct {
 	TraceID, CorrelationID string
 	// RetryAfter is the Retry-After the response carried, zero if none.
 	RetryAfter time.Duration
+	// Check names the settings the AADSTS code points at, such as
+	// AZURE_CLIENT_SECRET for AADSTS7000215 (an invalid client secret),
+	// as the Config names them; empty for other codes.
+	Check []string
 }
 
 // Error describes the answer in one line.
@@ -76,12 +81,23 @@ func (e *ResponseError) Error() string {
 		if len(ids) > 0 {
 			fmt.Fprintf(&b, " (%s)", strings.Join(ids, ", "))
 		}
+		if len(e.Check) > 0 {
+			fmt.Fprintf(&b, "; check %s", joinOr(e.Check))
+		}
 	case e.BodyLength > 0:
 		fmt.Fprintf(&b, ": unexpected %s response of %d bytes", orUnknown(e.ContentType), e.BodyLength)
 	default:
 		b.WriteString(": empty response")
 	}
 	return b.String() // headers.WithRetryAfter, which wraps it, tells the retry
+}
+
+// joinOr joins names as "a or b" or "a, b or c".
+func joinOr(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func orUnknown(contentType string) string {
@@ -192,14 +208,15 @@ func (rc *recordingClient) ConfigureClient(augment func(*http.Client) (*http.Cli
 
 // explain turns an error from MSAL into one that says what happened without
 // quoting secrets, tokens or whole response bodies.
-func explain(ctx context.Context, err error, ex *exchange, elapsed time.Duration, secrets []string) error {
-	var fe *fileError
+func explain(ctx context.Context, err error, ex *exchange, elapsed time.Duration, secrets []string, cfg Config) error {
+	var fe *config.FileError
 	if errors.As(err, &fe) {
 		return fe
 	}
 	rec := ex.snapshot()
 	if rec.responded && (rec.status < 200 || rec.status > 299) {
 		re := responseError(rec, secrets)
+		re.Check = cfg.settingsFor(re.AADSTS)
 		if re.RetryAfter > 0 {
 			return headers.WithRetryAfter(re, re.RetryAfter)
 		}
@@ -333,15 +350,47 @@ func responseError(rec record, secrets []string) *ResponseError {
 	re.Description = truncate(scrub(desc, secrets), maxDescription)
 	re.ErrorCode = truncate(scrub(re.ErrorCode, secrets), 100)
 	re.TraceID = truncate(body.TraceID, 100)
-	re.CorrelationID = truncate(orDefault(body.CorrelationID, body.CorrelationID2), 100)
+	re.CorrelationID = truncate(config.OrDefault(body.CorrelationID, body.CorrelationID2), 100)
 	return re
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
+// aadstsSettings maps Entra ID's error codes to the Config fields to check.
+var aadstsSettings = map[string][]string{
+	"AADSTS7000215": {"ClientSecret"},                          // invalid client secret
+	"AADSTS7000222": {"ClientSecret"},                          // client secret expired
+	"AADSTS700016":  {"ClientID", "TenantID"},                  // application not found in the directory
+	"AADSTS90002":   {"TenantID", "AuthorityHost"},             // tenant not found
+	"AADSTS500011":  {"Scopes"},                                // resource principal not found
+	"AADSTS70011":   {"Scopes"},                                // invalid scope
+	"AADSTS700024":  {"FederatedTokenFile", "CertificatePath"}, // assertion not within its valid time range
+	"AADSTS700027":  {"FederatedTokenFile", "CertificatePath"}, // assertion signature or certificate invalid
+	"AADSTS700211":  {"FederatedTokenFile"},                    // no matching federated identity record
+	"AADSTS700213":  {"FederatedTokenFile"},                    // no matching federated identity record (subject)
+}
+
+// settingsFor names the settings to check for an AADSTS code, as errors
+// name them: the variables for a Config read from the environment. For
+// the codes about the assertion only the credential in use is named.
+func (c Config) settingsFor(aadsts string) []string {
+	fields := aadstsSettings[aadsts]
+	var out []string
+	for _, f := range fields {
+		switch f {
+		case "FederatedTokenFile":
+			if c.FederatedTokenFile == "" {
+				continue
+			}
+		case "CertificatePath":
+			if c.CertificatePath == "" && len(c.Certificate) == 0 {
+				continue
+			}
+			if c.CertificatePath == "" {
+				f = "Certificate"
+			}
+		}
+		out = append(out, c.name(f))
 	}
-	return s
+	return out
 }
 
 // firstLine returns s up to its first line break, trimmed: Entra ID puts the
@@ -402,8 +451,8 @@ var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_\-]{4,}(\.[A-Za-z0-9_\-]*)*`)
 func scrub(s string, secrets []string) string {
 	for _, sec := range secrets {
 		if sec != "" {
-			s = strings.ReplaceAll(s, sec, headers.Redacted)
+			s = strings.ReplaceAll(s, sec, config.Redacted)
 		}
 	}
-	return jwtLike.ReplaceAllString(s, headers.Redacted)
+	return jwtLike.ReplaceAllString(s, config.Redacted)
 }
