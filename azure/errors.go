@@ -356,16 +356,17 @@ func responseError(rec record, secrets []string) *ResponseError {
 
 // aadstsSettings maps Entra ID's error codes to the Config fields to check.
 var aadstsSettings = map[string][]string{
-	"AADSTS7000215": {"ClientSecret"},                          // invalid client secret
-	"AADSTS7000222": {"ClientSecret"},                          // client secret expired
-	"AADSTS700016":  {"ClientID", "TenantID"},                  // application not found in the directory
-	"AADSTS90002":   {"TenantID", "AuthorityHost"},             // tenant not found
-	"AADSTS500011":  {"Scopes"},                                // resource principal not found
-	"AADSTS70011":   {"Scopes"},                                // invalid scope
-	"AADSTS700024":  {"FederatedTokenFile", "CertificatePath"}, // assertion not within its valid time range
-	"AADSTS700027":  {"FederatedTokenFile", "CertificatePath"}, // assertion signature or certificate invalid
-	"AADSTS700211":  {"FederatedTokenFile"},                    // no matching federated identity record
-	"AADSTS700213":  {"FederatedTokenFile"},                    // no matching federated identity record (subject)
+	"AADSTS7000215": {"ClientSecret"},              // invalid client secret
+	"AADSTS7000222": {"ClientSecret"},              // client secret expired
+	"AADSTS700016":  {"ClientID", "TenantID"},      // application not found in the directory
+	"AADSTS90002":   {"TenantID", "AuthorityHost"}, // tenant not found
+	"AADSTS500011":  {"Scopes"},                    // resource principal not found
+	"AADSTS70011":   {"Scopes"},
+	"AADSTS50049":   {"AuthorityHost", "DisableInstanceDiscovery"}, // unknown or invalid instance                                // invalid scope
+	"AADSTS700024":  {"FederatedTokenFile", "CertificatePath"},     // assertion not within its valid time range
+	"AADSTS700027":  {"FederatedTokenFile", "CertificatePath"},     // assertion signature or certificate invalid
+	"AADSTS700211":  {"FederatedTokenFile"},                        // no matching federated identity record
+	"AADSTS700213":  {"FederatedTokenFile"},                        // no matching federated identity record (subject)
 }
 
 // settingsFor names the settings to check for an AADSTS code, as errors
