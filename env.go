@@ -73,9 +73,10 @@ var sources = []source{
 	},
 	{
 		kind: KindAzure,
-		vars: []string{"TEMPORAL_AUTH_SCOPE"},
-		platform: []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
-			"AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_MANAGED_IDENTITY"},
+		vars: []string{azure.EnvScope},
+		platform: []string{azure.EnvClientID, azure.EnvTenantID, azure.EnvClientSecret, azure.EnvCertificatePath,
+			azure.EnvCertificatePassword, azure.EnvSendCertificateChain, azure.EnvFederatedTokenFile,
+			azure.EnvManagedIdentity, azure.EnvDisableInstanceDiscovery},
 		build: func(lookup func(string) (string, bool), o EnvOptions, opts headers.Options) (*headers.Provider, error) {
 			cfg, err := azure.ConfigFromLookup(lookup)
 			if err != nil {
@@ -173,8 +174,9 @@ func (o EnvOptions) logger() *slog.Logger {
 // is unset, the variables present choose: TEMPORAL_JWT_* select jwt;
 // TEMPORAL_AUTH_SCOPE or AZURE_CLIENT_ID, AZURE_TENANT_ID,
 // AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
-// AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_FEDERATED_TOKEN_FILE or
-// AZURE_MANAGED_IDENTITY select azure; TEMPORAL_AUTH_TOKEN or
+// AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN,
+// AZURE_FEDERATED_TOKEN_FILE, AZURE_MANAGED_IDENTITY or
+// AZURE_DISABLE_INSTANCE_DISCOVERY select azure; TEMPORAL_AUTH_TOKEN or
 // TEMPORAL_AUTH_TOKEN_FILE select static; none of them selects none.
 // Variables of two providers are an error that names one of each. When
 // TEMPORAL_AUTH_PROVIDER is set, a TEMPORAL_ variable of another provider

@@ -399,12 +399,14 @@ func newIdP(t *testing.T, secret string) (*entratest.Server, map[string]string) 
 		"AZURE_CLIENT_ID":      "worker-app",
 		"AZURE_CLIENT_SECRET":  secret,
 		"TEMPORAL_AUTH_SCOPE":  entratest.DefaultResource + "/.default",
+		// Entra ID's instance discovery does not know the local server.
+		"AZURE_DISABLE_INSTANCE_DISCOVERY": "true",
 	}
 }
 
 func idpRequests(idp *entratest.Server) int64 {
 	var n int64
-	for _, e := range []entratest.Endpoint{entratest.EndpointDiscovery, entratest.EndpointToken, entratest.EndpointKeys, entratest.EndpointManagedIdentity} {
+	for _, e := range []entratest.Endpoint{entratest.EndpointDiscovery, entratest.EndpointToken, entratest.EndpointKeys, entratest.EndpointManagedIdentity, entratest.EndpointInstanceDiscovery} {
 		n += idp.Requests(e)
 	}
 	return n
@@ -418,7 +420,7 @@ func TestLoadAzure(t *testing.T) {
 		t.Fatalf("building the azure provider sent %d requests to the identity provider; want none", n)
 	}
 	want := "azure client_id=worker-app tenant=" + idp.Tenant() + " scopes=[api://temporal-server/.default] credential=client_secret authority=" +
-		idp.AuthorityHost() + " leeway=default(min(5m,lifetime/4))"
+		idp.AuthorityHost() + " instance_discovery=off leeway=default(min(5m,lifetime/4))"
 	if got := a.String(); got != want {
 		t.Errorf("String =\n %s\nwant\n %s", got, want)
 	}
