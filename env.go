@@ -138,6 +138,9 @@ func (o EnvOptions) lookup() func(string) (string, bool) {
 	}
 	return func(name string) (string, bool) {
 		v, ok := get(name)
+		if name == azure.EnvCertificatePassword {
+			return v, ok // a password is used as given, spaces included
+		}
 		return strings.TrimSpace(v), ok
 	}
 }
@@ -183,7 +186,8 @@ func (o EnvOptions) logger() *slog.Logger {
 // is an error too, while AZURE_ variables, which Azure platforms set for
 // their own purposes, are ignored.
 //
-// Every value is trimmed of surrounding white space, and a variable that is
+// Every value but AZURE_CLIENT_CERTIFICATE_PASSWORD (a password, used as
+// given) is trimmed of surrounding white space, and a variable that is
 // empty after trimming counts as unset. Lists are comma-separated, with
 // white space around the entries ignored and no empty entry. Durations are
 // Go durations such as 30s, 5m or 1h30m, and must be positive. Errors name
