@@ -33,9 +33,21 @@ type certificateCredential struct {
 	hc       *recordingClient
 	password string
 
-	mu      sync.Mutex
-	app     *appCredential
-	version fileVersion // of CertificatePath when app was built
+	mu        sync.Mutex
+	app       *appCredential
+	version   fileVersion // of CertificatePath when app was built
+	reloading *reload     // a reload of the changed file under way, or nil
+}
+
+// reloadStarted, when set (by tests), is called as a reload begins.
+var reloadStarted func()
+
+// reload is one reload of a changed certificate file, run in its own
+// goroutine so that a Token call waits for it no longer than its context
+// allows (decrypting a key can take a second).
+type reload struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // fileVersion identifies one version of a file.
@@ -60,39 +72,49 @@ func (c *certificateCredential) what() (string, string) {
 	return "certificate", c.cfg.name("Certificate")
 }
 
-// load (re)builds the MSAL client from the certificate. The private key is
-// decrypted here, once per version of the file, never per token.
+// load builds the MSAL client from the certificate and installs it.
 func (c *certificateCredential) load() error {
+	app, version, err := c.build()
+	if err != nil {
+		return err
+	}
+	c.app, c.version = app, version
+	return nil
+}
+
+// build builds the MSAL client from the certificate. The private key is
+// decrypted here, once per version of the file, never per token.
+func (c *certificateCredential) build() (*appCredential, fileVersion, error) {
 	what, source := c.what()
 	data, version := c.cfg.Certificate, fileVersion{}
 	if c.cfg.CertificatePath != "" {
 		info, err := os.Stat(c.cfg.CertificatePath)
 		if err != nil {
 			_, err = config.ReadFile(what, source, maxCertificateFileSize) // the same error, in its form
-			return err
+			return nil, version, err
 		}
 		version = fileVersion{modTime: info.ModTime(), size: info.Size()}
 		if data, err = config.ReadFile(what, source, maxCertificateFileSize); err != nil {
-			return err
+			return nil, version, err
 		}
 	}
 	certs, key, err := parseCertificate(data, c.password, c.cfg.name("CertificatePassword"))
 	if err != nil {
-		return &config.FileError{What: what, Path: source, Err: err}
+		return nil, version, &config.FileError{What: what, Path: source, Err: err}
 	}
 	leaf := matchingCertificate(certs, key)
 	if leaf < 0 {
-		return config.FileErrorf(what, source, "the private key matches none of its %d certificates", len(certs))
+		return nil, version, config.FileErrorf(what, source, "the private key matches none of its %d certificates", len(certs))
 	}
 	// The certificate the key belongs to goes first: MSAL takes its
 	// thumbprint, and x5c lists the chain from it.
 	certs[0], certs[leaf] = certs[leaf], certs[0]
 	if err := c.checkValidity(what, source, certs[0]); err != nil {
-		return err
+		return nil, version, err
 	}
 	cred, err := confidential.NewCredFromCert(certs, key)
 	if err != nil {
-		return config.FileErrorf(what, source, "the private key matches none of its certificates")
+		return nil, version, config.FileErrorf(what, source, "the private key matches none of its certificates")
 	}
 	var opts []confidential.Option
 	if c.cfg.SendCertificateChain {
@@ -100,10 +122,9 @@ func (c *certificateCredential) load() error {
 	}
 	app, err := newAppCredential(c.cfg, cred, c.hc, opts...)
 	if err != nil {
-		return err
+		return nil, version, err
 	}
-	c.app, c.version = app, version
-	return nil
+	return app, version, nil
 }
 
 // matchingCertificate returns the index of the certificate whose public key
@@ -139,7 +160,7 @@ func (c *certificateCredential) checkValidity(what, source string, cert *x509.Ce
 }
 
 func (c *certificateCredential) acquire(ctx context.Context) (result, error) {
-	app, err := c.current()
+	app, err := c.current(ctx)
 	if err != nil {
 		return result{}, err
 	}
@@ -147,24 +168,55 @@ func (c *certificateCredential) acquire(ctx context.Context) (result, error) {
 }
 
 // current returns the MSAL client, rebuilt first when the certificate file
-// has changed since it was loaded.
-func (c *certificateCredential) current() (*appCredential, error) {
+// has changed since it was loaded. It waits for the rebuild as long as ctx
+// allows; a rebuild that outlasts ctx goes on and is used by a later call.
+func (c *certificateCredential) current(ctx context.Context) (*appCredential, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cfg.CertificatePath != "" {
+	if c.cfg.CertificatePath != "" && c.reloading == nil {
 		info, err := os.Stat(c.cfg.CertificatePath)
 		if err != nil {
+			c.mu.Unlock()
 			what, source := c.what()
 			_, err = config.ReadFile(what, source, maxCertificateFileSize)
 			return nil, err
 		}
 		if (fileVersion{modTime: info.ModTime(), size: info.Size()}) != c.version {
-			if err := c.load(); err != nil {
-				return nil, err
-			}
+			r := &reload{done: make(chan struct{})}
+			c.reloading = r
+			hook := reloadStarted
+			go func() {
+				if hook != nil {
+					hook()
+				}
+				app, version, err := c.build()
+				c.mu.Lock()
+				if err == nil {
+					c.app, c.version = app, version
+				}
+				c.reloading = nil
+				c.mu.Unlock()
+				r.err = err
+				close(r.done)
+			}()
 		}
 	}
-	return c.app, nil
+	r, app := c.reloading, c.app
+	c.mu.Unlock()
+	if r == nil {
+		return app, nil
+	}
+	select {
+	case <-r.done:
+		if r.err != nil {
+			return nil, r.err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.app, nil
+	case <-ctx.Done():
+		return nil, &config.FileError{What: "certificate file", Path: c.cfg.CertificatePath,
+			Err: fmt.Errorf("changed; reloading it outlasted the token request (a later one uses it): %w", context.Cause(ctx))}
+	}
 }
 
 func (c *certificateCredential) secrets() []string { return []string{c.password} }

@@ -2,6 +2,7 @@ package azure
 
 import (
 	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/des"
 	"crypto/ecdsa"
@@ -284,5 +285,41 @@ func TestDecryptPKCS8Algorithms(t *testing.T) {
 				t.Fatal("decrypted another key")
 			}
 		})
+	}
+}
+
+// A Token call waits for the reload of a changed certificate file no longer
+// than its context allows; the reload goes on and a later call uses it.
+func TestCertificateReloadHonoursContext(t *testing.T) {
+	oldCert, newCert := poolCert(t, 0), poolCert(t, 1)
+	idp := newIdP(t)
+	idp.RegisterClient(entratest.Client{ID: "app-cert", Certificate: oldCert.cert})
+	cfg := appConfig(idp, "app-cert")
+	cfg.CertificatePath = writeFile(t, "cert.pem", oldCert.pem(t))
+	src := newSource(t, cfg)
+	if _, err := src.Token(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	reloadStarted = func() { <-release }
+	t.Cleanup(func() { reloadStarted = nil })
+
+	idp.RegisterClient(entratest.Client{ID: "app-cert", Certificate: newCert.cert})
+	if err := os.WriteFile(cfg.CertificatePath, newCert.pem(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(2 * time.Second)
+	if err := os.Chtimes(cfg.CertificatePath, later, later); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := src.Token(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), cfg.CertificatePath) {
+		t.Fatalf("Token during a stuck reload: %v; want the deadline, naming the file", err)
+	}
+	close(release)
+	if _, err := src.Token(testContext(t)); err != nil {
+		t.Fatalf("Token after the reload: %v", err)
 	}
 }
