@@ -25,8 +25,31 @@ type Token struct {
 
 // A TokenSource returns tokens. The Provider calls it from one goroutine at
 // a time, with a context that bounds the call; it need not cache.
+//
+// A source that does cache (MSAL does, until 5 minutes before expiry)
+// should also implement [Invalidator]: when the server rejects a token, or
+// [Provider.Invalidate] is called, the Provider tells the source which
+// token was rejected before it asks for the next one, so that the source
+// fetches anew instead of handing back the rejected token. Without it, a
+// source that returns the rejected token again gets no retry: the caller
+// sees the server's original error.
 type TokenSource interface {
 	Token(ctx context.Context) (Token, error)
+}
+
+// An Invalidator is a TokenSource that keeps a cache of its own and can be
+// told to drop a token from it.
+//
+// The Provider calls InvalidateToken with the token the server rejected
+// (or that [Provider.Invalidate] dropped), from the goroutine that calls
+// Token, right before the Token call that is to replace it; the two calls
+// share one context. After InvalidateToken, Token must not return a token
+// whose Value equals rejected.Value unless the source has no other: a
+// Provider never retries a call with the token that was rejected. An
+// implementation records what it needs and returns; any error belongs to
+// the Token call that follows.
+type Invalidator interface {
+	InvalidateToken(ctx context.Context, rejected Token)
 }
 
 // TokenSourceFunc adapts an ordinary function to a TokenSource.
