@@ -3,14 +3,19 @@ package headers
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
 // A Token is a credential to send to the Temporal server, typically a JWT.
 //
-// Its Value is a secret: String, GoString and LogValue redact it, so a Token
-// printed with %v, %+v, %#v or logged with log/slog never shows the value.
+// Its Value is a secret: Format, String, GoString and LogValue redact it,
+// so a Token printed with any verb, alone or inside a slice, map or struct
+// field that fmt can reach, or logged with log/slog, never shows the
+// value. (fmt cannot call methods of a value in an unexported struct
+// field: keep tokens out of such fields of types that get printed.)
 type Token struct {
 	// Value is the credential itself, without a scheme such as "Bearer".
 	Value string
@@ -70,6 +75,19 @@ func (t Token) String() string {
 	return fmt.Sprintf("Token{Value: %s, Expiry: %s}", Redacted, expiry)
 }
 
+// Format writes t's String for every verb, quoted for %q, and its
+// GoString for %#v, so that no verb prints the value.
+func (t Token) Format(f fmt.State, verb rune) {
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		io.WriteString(f, t.GoString())
+	case verb == 'q':
+		io.WriteString(f, strconv.Quote(t.String()))
+	default:
+		io.WriteString(f, t.String())
+	}
+}
+
 // GoString describes t without its value, for %#v.
 func (t Token) GoString() string { return "headers." + t.String() }
 
@@ -78,7 +96,9 @@ func (t Token) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("value", Redacted), slog.Time("expiry", t.Expiry))
 }
 
-// valid reports whether t may still be sent at now.
+// valid reports whether t may still be sent at now. Both are compared as
+// wall times: a monotonic reading (time.Now and MSAL's ExpiresOn carry
+// one) would make the comparison ignore a suspend or a clock step.
 func (t Token) valid(now time.Time) bool {
-	return t.Expiry.IsZero() || now.Before(t.Expiry)
+	return t.Expiry.IsZero() || now.Round(0).Before(t.Expiry.Round(0))
 }
