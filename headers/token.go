@@ -38,6 +38,11 @@ type Token struct {
 // fetches anew instead of handing back the rejected token. Without it, a
 // source that returns the rejected token again gets no retry: the caller
 // sees the server's original error.
+//
+// A panic in Token or InvalidateToken is recovered into an error for the
+// Provider's callers and logged with its stack. Each call is bounded by
+// Options.RefreshTimeout through its context; a source that ignores the
+// context holds up Close for at most CloseTimeout (see Provider.Close).
 type TokenSource interface {
 	Token(ctx context.Context) (Token, error)
 }
