@@ -102,12 +102,12 @@ type Options struct {
 // error from every call; Validate lets a program fail at start instead.
 func (o Options) Validate() error {
 	if err := validKey(strings.ToLower(o.Header)); o.Header != "" && err != nil {
-		return fmt.Errorf("headers.Options.Header %q: %w", o.Header, err)
+		return &ConfigError{Setting: "headers.Options.Header", Err: fmt.Errorf("%q: %w", o.Header, err)}
 	}
 	if o.Scheme != "" {
 		if i := strings.IndexFunc(o.Scheme, func(r rune) bool { return r <= ' ' || r > '~' }); i >= 0 {
-			return fmt.Errorf("headers.Options.Scheme %q: a space, control character or non-ASCII byte at %d (the scheme is one word, such as %q)",
-				o.Scheme, i, DefaultScheme)
+			return &ConfigError{Setting: "headers.Options.Scheme", Err: fmt.Errorf("%q: a space, control character or non-ASCII byte at %d (the scheme is one word, such as %q)",
+				o.Scheme, i, DefaultScheme)}
 		}
 	}
 	return nil
