@@ -42,37 +42,38 @@ var ErrClosed = errors.New("headers: provider closed")
 type Options struct {
 	// Leeway is how long before a token's expiry the Provider fetches the
 	// next one, in the background, while it keeps serving the current
-	// token. Zero means the smaller of MaxDefaultLeeway and a quarter of the
-	// token's lifetime. A leeway longer than half the time a token has left
-	// when it arrives is shortened to that half, so short-lived tokens are
-	// not refetched on every call.
+	// token. A leeway longer than half the time a token has left when it
+	// arrives is shortened to that half, so short-lived tokens are not
+	// refetched on every call. Default: the smaller of MaxDefaultLeeway and
+	// a quarter of the token's lifetime.
 	Leeway time.Duration
 
-	// RefreshTimeout bounds each call to the source. Zero means
+	// RefreshTimeout bounds each call to the source. Default:
 	// DefaultRefreshTimeout.
 	RefreshTimeout time.Duration
 
-	// Header is the metadata key to set. Empty means DefaultHeader. It is
-	// lowercased, as gRPC metadata keys must be.
+	// Header is the metadata key to set. It is lowercased, as gRPC
+	// metadata keys must be. Default: DefaultHeader.
 	Header string
 
-	// Scheme prefixes the token, separated by a space. Empty means
-	// DefaultScheme; the Temporal server rejects a token without a scheme.
+	// Scheme prefixes the token, separated by a space; the Temporal server
+	// rejects a token without a scheme. Default: DefaultScheme.
 	Scheme string
 
-	// Name identifies the source in logs and errors. Empty means the
-	// source's String method, if it has one, else its type.
+	// Name identifies the source in logs and errors. Default: the source's
+	// String method, if it has one, else its type.
 	Name string
 
 	// Logger receives a debug record per refresh and a warning per failed
-	// refresh. Nil means slog.Default(). Records never hold a token.
+	// refresh. Records never hold a token. Default: slog.Default().
 	Logger *slog.Logger
 
 	// Clock tells the time and times the switch from serving the cached
-	// token to refreshing it. Nil means the system clock. Tests set it.
-	// Its Now is wall time, which expiries are compared with; its timers
-	// may follow another clock (the system clock's follow the monotonic
-	// clock), so the Provider reads Now again whenever one fires.
+	// token to refreshing it; tests set it (see package clocktest). Its Now
+	// is wall time, which expiries are compared with; its timers may
+	// follow another clock (the system clock's follow the monotonic clock),
+	// so the Provider reads Now again whenever one fires. Default: the
+	// system clock.
 	Clock Clock
 
 	// WallClockCheck bounds how long the Provider goes without reading
@@ -85,15 +86,15 @@ type Options struct {
 	// the token: after a resume or a clock step, a token past its refresh
 	// time or its expiry is served for at most WallClockCheck of running
 	// time (a call the server rejects meanwhile is retried with a new
-	// token by RetryUnauthorized, which reads the wall clock). Zero means
-	// DefaultWallClockCheck. A negative value reads Clock.Now on every call
-	// instead: a token is never served after its expiry, at the price of
-	// one clock reading per call (see BENCHMARKS.md).
+	// token by RetryUnauthorized, which reads the wall clock). A negative
+	// value reads Clock.Now on every call instead: a token is never served
+	// after its expiry, at the price of one clock reading per call (see
+	// BENCHMARKS.md). Default: DefaultWallClockCheck.
 	WallClockCheck time.Duration
 
-	// OnRefresh, when set, is called after every call to the source, from
-	// the goroutine that made it. It must not block. It may call Close. A
-	// panic in it is recovered and logged.
+	// OnRefresh is called after every call to the source, from the
+	// goroutine that made it. It must not block. It may call Close. A panic
+	// in it is recovered and logged. Default: none.
 	OnRefresh func(RefreshEvent)
 }
 
