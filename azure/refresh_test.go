@@ -1,7 +1,6 @@
 package azure
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -63,12 +62,6 @@ func TestInvalidateFetchesFromEntra(t *testing.T) {
 	}
 	if n := idp.Requests(entratest.EndpointToken); n != 2 {
 		t.Errorf("token endpoint called %d times, want 2", n)
-	}
-	var src any = &Source{}
-	if _, ok := src.(interface {
-		InvalidateToken(context.Context, headers.Token)
-	}); !ok {
-		t.Error("Source does not implement InvalidateToken")
 	}
 }
 

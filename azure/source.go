@@ -12,6 +12,8 @@ import (
 	"github.com/temporalauth/temporalauth/internal/config"
 )
 
+var _ headers.Invalidator = (*Source)(nil)
+
 // defaultTimeout bounds a token request whose context has no deadline.
 const defaultTimeout = 30 * time.Second
 
@@ -88,8 +90,12 @@ func NewTokenSource(cfg Config) (*Source, error) {
 
 // NewProvider returns a headers.Provider that sends tokens from
 // NewTokenSource(cfg). When opts.Name is empty it is set to [Source.Name];
-// cfg.Logger and cfg.Clock default to opts.Logger and opts.Clock.
+// cfg.Logger and cfg.Clock default to opts.Logger and opts.Clock. Invalid
+// opts are a *headers.ConfigError (see headers.Options.Validate).
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = opts.Logger
 	}
