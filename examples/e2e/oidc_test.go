@@ -431,9 +431,10 @@ func TestOIDCHydraOutage(t *testing.T) {
 // TestOIDCKeyRotation rotates Hydra's signing key through its admin API
 // under a running worker. Hydra signs with the new key at once, so for up
 // to one server refresh interval the server refuses new tokens: the test
-// measures that window with a fresh client, then checks that the worker and
-// the starter move to the new key and that no workflow started once the
-// server has the key fails.
+// measures that window with a fresh client while the worker and the starter,
+// made to renew at once, run on tokens the server refuses; it checks that no
+// workflow started once the server has the key fails and reports what
+// callers saw before.
 func TestOIDCKeyRotation(t *testing.T) {
 	const lifespan = 8 * time.Second // the providers renew every ~6 s
 	const refresh = 2 * time.Second
@@ -461,6 +462,12 @@ func TestOIDCKeyRotation(t *testing.T) {
 	}
 	rotated := time.Now()
 	t.Logf("rotated from %s to %s", oldKey, newKey)
+	// The worst case: both clients renew right after the rotation, so they
+	// send tokens signed with the new key before the server has it.
+	refreshesAtRotation := workerAuth.Stats().Refreshes + starterAuth.Stats().Refreshes
+	tokenRequestsAtRotation := idp.TokenRequests()
+	workerAuth.Invalidate()
+	starterAuth.Invalidate()
 
 	// A client that gets its first token now gets one signed with the new
 	// key, which the server refuses until its next JWKS refresh.
@@ -500,10 +507,17 @@ func TestOIDCKeyRotation(t *testing.T) {
 	if window > refresh+time.Second {
 		t.Errorf("window %v, want at most one refresh interval (%v) plus a second", window, refresh)
 	}
+	// Refused tokens are fresh (younger than headers.MinRejectInterval), so
+	// RetryUnauthorized neither retries nor asks Hydra again: the window
+	// costs no token requests beyond the two renewals.
+	if n := workerAuth.Stats().Refreshes + starterAuth.Stats().Refreshes - refreshesAtRotation; n > 2 {
+		t.Errorf("%d renewals by the worker and the starter in the window, want at most 2", n)
+	}
+	t.Logf("token requests in the window: %d (%d probes, the worker and the starter)", idp.TokenRequests()-tokenRequestsAtRotation, refused+1)
 
-	azureWaitForKey(t, workerAuth, "worker", newKey, 2*lifespan)
-	azureWaitForKey(t, starterAuth, "starter", newKey, 2*lifespan)
-	time.Sleep(2 * time.Second) // workflows on the new key only
+	azureWaitForKey(t, workerAuth, "worker", newKey, time.Second)
+	azureWaitForKey(t, starterAuth, "starter", newKey, time.Second)
+	time.Sleep(3 * time.Second) // workflows on the new key only
 	results := load.stop()
 	var before, after, failedBefore, failedAfter int
 	for _, r := range results {
@@ -552,5 +566,54 @@ func oidcPoll(t *testing.T, ctx context.Context, what string, cond func() bool) 
 			t.Fatalf("waiting for %s: %v", what, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// TestOIDCTokenRequestsPerLifetime runs a worker and a starter under load
+// for three token lifetimes and counts the token requests Hydra receives:
+// the cache renews each client's token once per lifetime, a quarter of the
+// lifetime before it expires, however many calls the clients make.
+func TestOIDCTokenRequestsPerLifetime(t *testing.T) {
+	const lifespan = 4 * time.Second
+	idp := oidcStartIdP(t, lifespan)
+	srv, logs := oidcStartServer(t, idp, time.Minute)
+	queue := "oidc-per-lifetime"
+	before := idp.TokenRequests()
+	began := time.Now()
+	workerAuth := oidcProvider(t, idp.env(idp.client(t, hydratest.ClientSpec{ID: "lifetime-worker", Scopes: []string{azureRoleWrite}})), headers.Options{})
+	azureStartWorker(t, oidcDial(t, srv, workerAuth), queue)
+	starterAuth := oidcProvider(t, idp.env(idp.client(t, hydratest.ClientSpec{ID: "lifetime-starter", Scopes: []string{azureRoleWrite}})), headers.Options{})
+	tok, err := starterAuth.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hydra answers expires_in in whole seconds, counted down from the
+	// lifespan: the token the cache sees lives a little less.
+	validity := time.Until(tok.Expiry)
+	load := oidcStartLoad(oidcDial(t, srv, starterAuth), queue, 100*time.Millisecond)
+	defer load.stop()
+	oidcSleepUntil(context.Background(), began.Add(3*lifespan))
+	results := load.stop()
+	elapsed := time.Since(began)
+	requests := idp.TokenRequests() - before
+	lifetimes := float64(elapsed) / float64(lifespan)
+	failed := 0
+	for _, r := range results {
+		if r.err != nil {
+			failed++
+			t.Errorf("workflow started at %s failed: %v", r.at.Format("15:04:05.000"), r.err)
+		}
+	}
+	t.Logf("%d workflows (%d failed) in %v = %.1f token lifetimes (%v each; a fresh token has %v left as the cache sees it): %d token requests for 2 clients, %.2f per client per lifetime",
+		len(results), failed, elapsed.Round(time.Millisecond), lifetimes, lifespan, validity.Round(10*time.Millisecond), requests, float64(requests)/2/lifetimes)
+	for who, p := range map[string]*headers.Provider{"worker": workerAuth, "starter": starterAuth} {
+		s := p.Stats()
+		// One at the start and one every 3/4 lifetime: 1 + 3*4/3 = 5 in three lifetimes.
+		if s.Refreshes < 4 || s.Refreshes > 6 || s.Failures != 0 {
+			t.Errorf("%s provider: %d refreshes, %d failures in %.1f lifetimes; want 4 to 6 and 0", who, s.Refreshes, s.Failures, lifetimes)
+		}
+	}
+	if r := azureRefusals(logs); len(r) > 0 {
+		t.Errorf("server refused tokens: %q", r)
 	}
 }
