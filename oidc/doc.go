@@ -19,14 +19,13 @@
 // # What the Temporal server needs
 //
 // The server's default claim mapper reads permissions, "<namespace>:<role>"
-// strings in a JSON array, from the claim its permissionsClaimName names.
-// With most identity providers the natural place is the scopes the client
-// is granted: name scopes such as "default:write" and set
-// permissionsClaimName to the claim the provider puts granted scopes in
-// ("scp" for Okta, Ory Hydra and Entra ID; Keycloak and Auth0 put them in
-// a space-separated "scope" string, which the server cannot read, so use a
-// claim mapper there: see the README). Identity providers do not backdate
-// "iat" and "nbf", and the server checks them with no leeway: keep the
-// server's clock synchronised (NTP), or a server a second behind the
-// identity provider refuses fresh tokens.
+// strings in a JSON array, from the claim its permissionsClaimName names:
+// "scp" for the granted scopes of Ory Hydra and Okta, "permissions" for
+// Auth0 with RBAC, "roles" for Entra ID app roles; Keycloak and Cognito need
+// a mapper or trigger that adds such an array (the README's table says how
+// for each). A space-separated "scope" string grants nothing.
+//
+// Identity providers do not backdate "iat" and "nbf", and the server checks
+// them with no leeway: keep the server's clock synchronised (NTP), or a
+// server a second behind the identity provider refuses fresh tokens.
 package oidc
