@@ -9,9 +9,8 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/temporalauth/temporalauth/azure"
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/jwtkey"
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 // Auth is the token provider chosen by the environment (see [Load]): a
@@ -29,18 +28,9 @@ import (
 //
 // A nil *Auth behaves as the none provider.
 type Auth struct {
-	kind     string
+	kind     Kind
 	provider *headers.Provider // nil for none
 	leeway   time.Duration
-
-	signer *jwtkey.Source // jwt
-	jwt    jwtkey.Config  // jwt, without its key
-
-	azure azure.Config // azure
-
-	tokenFile   string        // static, from a file
-	poll        time.Duration // static, from a file
-	tokenExpiry time.Time     // static, from TEMPORAL_AUTH_TOKEN
 }
 
 // GetHeaders returns the headers to send with a call to the Temporal
@@ -63,11 +53,10 @@ func (a *Auth) Close() error {
 	return a.provider.Close()
 }
 
-// Kind returns the provider chosen: "jwt", "azure", "static" or "none", the
-// values of TEMPORAL_AUTH_PROVIDER.
-func (a *Auth) Kind() string {
+// Kind returns the provider chosen.
+func (a *Auth) Kind() Kind {
 	if a == nil {
-		return kindNone
+		return KindNone
 	}
 	return a.kind
 }
@@ -98,7 +87,7 @@ func (a *Auth) DialOptions() []grpc.DialOption {
 // secret.
 func (a *Auth) String() string {
 	var b strings.Builder
-	b.WriteString(a.Kind())
+	b.WriteString(string(a.Kind()))
 	for _, attr := range a.attrs() {
 		b.WriteByte(' ')
 		b.WriteString(attr.Key)
@@ -108,7 +97,7 @@ func (a *Auth) String() string {
 			b.WriteString("[" + strings.Join(v, ",") + "]")
 		default:
 			s := attr.Value.String()
-			if strings.ContainsFunc(s, isSpaceOrControl) || s == "" {
+			if config.HasSpaceOrControl(s) || s == "" {
 				s = fmt.Sprintf("%q", s)
 			}
 			b.WriteString(s)
@@ -123,83 +112,28 @@ func (a *Auth) GoString() string { return "temporalauth.Auth{" + a.String() + "}
 // LogValue describes the provider for log/slog without any secret: a group
 // with the provider kind and its settings.
 func (a *Auth) LogValue() slog.Value {
-	return slog.GroupValue(append([]slog.Attr{slog.String("provider", a.Kind())}, a.attrs()...)...)
+	return slog.GroupValue(append([]slog.Attr{slog.String("provider", string(a.Kind()))}, a.attrs()...)...)
 }
 
-// attrs lists the settings that describe a, in display order.
+// attrs lists the settings that describe a, in display order: the
+// source's own description, then the leeway.
 func (a *Auth) attrs() []slog.Attr {
-	if a == nil || a.kind == kindNone {
+	if a == nil || a.provider == nil {
 		return nil
 	}
 	var out []slog.Attr
-	str := func(k, v string) {
-		if v != "" {
-			out = append(out, slog.String(k, v))
+	// Asked each time: a replaced key file changes the kid.
+	if d, ok := a.provider.Source().(slog.LogValuer); ok {
+		if v := d.LogValue().Resolve(); v.Kind() == slog.KindGroup {
+			out = append(out, v.Group()...)
 		}
 	}
-	list := func(k string, v []string) {
-		if len(v) > 0 {
-			out = append(out, slog.Any(k, append([]string(nil), v...)))
-		}
-	}
-	switch a.kind {
-	case kindJWT:
-		str("file", a.jwt.KeyFile)
-		// Read from the signer each time: a replaced key file changes them.
-		str("kid", a.signer.KeyID())
-		str("alg", a.signer.Algorithm())
-		str("sub", orDefault(a.jwt.Subject, jwtkey.DefaultSubject))
-		str("iss", a.jwt.Issuer)
-		list("aud", a.jwt.Audience)
-		list("permissions", a.jwt.Permissions)
-		if a.jwt.PermissionsClaim != "" && a.jwt.PermissionsClaim != jwtkey.DefaultPermissionsClaim {
-			str("claim", a.jwt.PermissionsClaim)
-		}
-		str("expiration", a.jwt.Expiration.String())
-	case kindAzure:
-		c := a.azure
-		if c.ManagedIdentity.IsZero() {
-			str("client_id", c.ClientID)
-			str("tenant", c.TenantID)
-		}
-		list("scopes", c.Scopes)
-		switch {
-		case !c.ManagedIdentity.IsZero():
-			str("credential", "managed_identity")
-			str("identity", c.ManagedIdentity.String())
-		case c.ClientSecret != "":
-			str("credential", "client_secret")
-		case c.CertificatePath != "":
-			str("credential", "certificate")
-			str("certificate", c.CertificatePath)
-		case c.FederatedTokenFile != "":
-			str("credential", "workload_identity")
-			str("federated_token_file", c.FederatedTokenFile)
-		}
-		str("authority", c.AuthorityHost)
-	case kindStatic:
-		if a.tokenFile != "" {
-			str("file", a.tokenFile)
-			str("poll", a.poll.String())
-		} else {
-			str("env", EnvToken)
-			if !a.tokenExpiry.IsZero() {
-				str("exp", a.tokenExpiry.UTC().Format(time.RFC3339))
-			}
-		}
-	}
+	leeway := defaultLeeway
 	if a.leeway > 0 {
-		str("leeway", a.leeway.String())
-	} else {
-		str("leeway", defaultLeeway)
+		leeway = a.leeway.String()
 	}
-	return out
+	return append(out, slog.String("leeway", leeway))
 }
 
-// orDefault returns v, or def when v is empty.
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
+// defaultLeeway describes the leeway a headers.Provider uses when none is set.
+const defaultLeeway = "default(min(5m,lifetime/4))"

@@ -5,13 +5,17 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/temporalauth/temporalauth/azure"
+	"github.com/temporalauth/temporalauth/jwtkey"
+	"github.com/temporalauth/temporalauth/static"
 )
 
 // fuzzVars are the variables FuzzParseEnv sets, in the order of its
 // arguments.
 var fuzzVars = []string{
-	EnvProvider, EnvLeeway, EnvKeyFile, EnvKey, EnvKeyID, EnvPermissions, EnvPermissionsClaim,
-	EnvAudience, EnvExpiration, EnvToken, EnvTokenFile, EnvScope,
+	EnvProvider, EnvLeeway, jwtkey.EnvKeyFile, jwtkey.EnvKey, jwtkey.EnvKeyID, jwtkey.EnvPermissions, jwtkey.EnvPermissionsClaim,
+	jwtkey.EnvAudience, jwtkey.EnvExpiration, static.EnvToken, static.EnvTokenFile, "TEMPORAL_AUTH_SCOPE",
 	"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_MANAGED_IDENTITY",
 }
 
@@ -19,9 +23,11 @@ var fuzzVars = []string{
 // shown.
 var fuzzSecrets = []int{3, 9, 14}
 
-// FuzzParseEnv feeds random values to the variables parseEnv reads. It must
-// never panic; an error must name a variable and must not show a token, a
-// private key or a client secret. Seeds are in testdata/fuzz/FuzzParseEnv.
+// FuzzParseEnv feeds random values to the variables that choose a provider
+// and to the chosen source's ConfigFromLookup, which read no file and make
+// no request. It must never panic; an error must name a variable and must
+// not show a token, a private key or a client secret, and neither may any
+// fmt verb of the Config read. Seeds are in testdata/fuzz/FuzzParseEnv.
 func FuzzParseEnv(f *testing.F) {
 	f.Add("", "", "/k.pem", "", "", "default:write", "", "", "", "", "", "", "", "", "", "")
 	f.Add("jwt", "30s", "", "-----BEGIN PRIVATE KEY-----\\nMIG\\n-----END PRIVATE KEY-----", "kid1", "a:read, b:Admin", "roles", "x,y", "1h", "", "", "", "", "", "", "")
@@ -41,22 +47,29 @@ func FuzzParseEnv(f *testing.F) {
 			v, ok := env[name]
 			return strings.TrimSpace(v), ok
 		}
-		s, err := parseEnv(lookup)
+		c, err := choose(lookup)
 		if err == nil {
-			switch s.kind {
-			case kindJWT, kindAzure, kindStatic, kindNone:
+			var cfg any
+			switch c.kind() {
+			case KindJWT:
+				cfg, err = jwtkey.ConfigFromLookup(lookup)
+			case KindAzure:
+				cfg, err = azure.ConfigFromLookup(lookup)
+			case KindStatic:
+				cfg, err = static.ConfigFromLookup(lookup)
+			case KindNone:
 			default:
-				t.Fatalf("parseEnv chose %q", s.kind)
+				t.Fatalf("choose chose %q", c.kind())
 			}
-			if printed := fmt.Sprintf("%v %+v %#v %s", s, s, s, s); !strings.Contains(printed, s.kind) {
-				t.Fatalf("settings print as %q", printed)
-			}
-			for _, i := range fuzzSecrets {
-				if distinctive(values[i]) && strings.Contains(fmt.Sprintf("%v %+v %#v", s, s, s), strings.TrimSpace(values[i])) {
-					t.Fatalf("printed settings show %s", fuzzVars[i])
+			if err == nil {
+				printed := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg)
+				for _, i := range fuzzSecrets {
+					if distinctive(values[i]) && strings.Contains(printed, strings.TrimSpace(values[i])) {
+						t.Fatalf("printed config shows %s", fuzzVars[i])
+					}
 				}
+				return
 			}
-			return
 		}
 		msg := err.Error()
 		if !strings.Contains(msg, "TEMPORAL_") && !strings.Contains(msg, "AZURE_") {

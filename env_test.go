@@ -112,7 +112,7 @@ func lifetime(t *testing.T, claims jwt.MapClaims) time.Duration {
 	return exp.Sub(nbf.Time) - jwtkey.DefaultClockSkew
 }
 
-func TestFromLookupJWTKeyFile(t *testing.T) {
+func TestLoadJWTKeyFile(t *testing.T) {
 	path, key := writeES256Key(t)
 	kid, err := jwtkey.Thumbprint(key.Public())
 	if err != nil {
@@ -152,7 +152,7 @@ func TestFromLookupJWTKeyFile(t *testing.T) {
 	}
 }
 
-func TestFromLookupJWTKeyContent(t *testing.T) {
+func TestLoadJWTKeyContent(t *testing.T) {
 	key, err := jwtkey.GenerateES256Key()
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestFromLookupJWTKeyContent(t *testing.T) {
 	}
 }
 
-func TestFromLookupJWTRS256(t *testing.T) {
+func TestLoadJWTRS256(t *testing.T) {
 	key, err := jwtkey.GenerateRS256Key(jwtkey.MinRSABits)
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func TestFromLookupJWTRS256(t *testing.T) {
 	if err := jwtkey.WritePrivateKeyFile(path, key); err != nil {
 		t.Fatal(err)
 	}
-	a, err := temporalauth.FromLookup(mapEnv(map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": path}))
+	a, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: mapEnv(map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": path})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestProviderOptionsPassedThrough(t *testing.T) {
 	}
 }
 
-func TestFromLookupStatic(t *testing.T) {
+func TestLoadStatic(t *testing.T) {
 	secret := randomSecret(t, "tok")
 	exp := time.Now().Add(time.Hour).Truncate(time.Second)
 	jwtToken, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"exp": exp.Unix()}).SignedString([]byte("k"))
@@ -314,9 +314,9 @@ func TestFromLookupStatic(t *testing.T) {
 		name, want, token string
 		env               map[string]string
 	}{
-		{"opaque token", "static env=TEMPORAL_AUTH_TOKEN leeway=default(min(5m,lifetime/4))", secret,
+		{"opaque token", "static setting=TEMPORAL_AUTH_TOKEN leeway=default(min(5m,lifetime/4))", secret,
 			map[string]string{"TEMPORAL_AUTH_TOKEN": "  " + secret + "\r\n"}},
-		{"jwt token", "static env=TEMPORAL_AUTH_TOKEN exp=" + exp.UTC().Format(time.RFC3339) + " leeway=default(min(5m,lifetime/4))", jwtToken,
+		{"jwt token", "static setting=TEMPORAL_AUTH_TOKEN exp=" + exp.UTC().Format(time.RFC3339) + " leeway=default(min(5m,lifetime/4))", jwtToken,
 			map[string]string{"TEMPORAL_AUTH_TOKEN": jwtToken}},
 		{"token file", "static file=" + file + " poll=1m0s leeway=2m0s", secret,
 			map[string]string{"TEMPORAL_AUTH_TOKEN_FILE": file, "TEMPORAL_AUTH_REGEN_LEEWAY": "2m"}},
@@ -335,7 +335,7 @@ func TestFromLookupStatic(t *testing.T) {
 	}
 }
 
-func TestFromLookupNone(t *testing.T) {
+func TestLoadNone(t *testing.T) {
 	for name, env := range map[string]map[string]string{
 		"nothing set":         {},
 		"only empty values":   {"TEMPORAL_AUTH_TOKEN": "  ", "TEMPORAL_JWT_PRIVATE_KEY_FILE": ""},
@@ -372,20 +372,17 @@ func clearAuthEnv(t *testing.T) {
 	}
 }
 
-func TestFromEnvReadsProcessEnvironment(t *testing.T) {
+func TestLoadReadsProcessEnvironment(t *testing.T) {
 	secret := randomSecret(t, "env")
 	clearAuthEnv(t)
 	t.Setenv("TEMPORAL_AUTH_TOKEN", secret)
-	a, err := temporalauth.FromEnv()
+	a, err := temporalauth.Load(temporalauth.EnvOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
 	if got := bearer(t, a); got != secret {
 		t.Errorf("token = %q; want the one in TEMPORAL_AUTH_TOKEN", got)
-	}
-	if _, err := temporalauth.FromLookup(nil); err == nil {
-		t.Error("FromLookup(nil) succeeded")
 	}
 }
 
@@ -413,7 +410,7 @@ func idpRequests(idp *entratest.Server) int64 {
 	return n
 }
 
-func TestFromLookupAzure(t *testing.T) {
+func TestLoadAzure(t *testing.T) {
 	secret := randomSecret(t, "azsecret")
 	idp, env := newIdP(t, secret)
 	a := load(t, temporalauth.EnvOptions{Lookup: mapEnv(env), HTTPClient: idp.Client()})
@@ -445,7 +442,7 @@ func TestAzureVariablesIgnoredWhenAnotherProviderIsChosen(t *testing.T) {
 
 		"TEMPORAL_JWT_PRIVATE_KEY_FILE": path,
 	}
-	if _, err := temporalauth.FromLookup(mapEnv(env)); err == nil || !strings.Contains(err.Error(), "TEMPORAL_AUTH_PROVIDER") {
+	if _, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: mapEnv(env)}); err == nil || !strings.Contains(err.Error(), "TEMPORAL_AUTH_PROVIDER") {
 		t.Fatalf("auto-detection with jwt and azure variables: err = %v; want a conflict naming TEMPORAL_AUTH_PROVIDER", err)
 	}
 	env["TEMPORAL_AUTH_PROVIDER"] = "jwt"
@@ -453,7 +450,7 @@ func TestAzureVariablesIgnoredWhenAnotherProviderIsChosen(t *testing.T) {
 	verifyJWT(t, bearer(t, a), key)
 }
 
-func TestFromLookupErrors(t *testing.T) {
+func TestLoadErrors(t *testing.T) {
 	keyPath, key := writeES256Key(t)
 	pemKey, err := jwtkey.MarshalPrivateKeyPEM(key)
 	if err != nil {
@@ -487,11 +484,11 @@ func TestFromLookupErrors(t *testing.T) {
 		{"static and azure scope auto", map[string]string{"TEMPORAL_AUTH_TOKEN_FILE": "/t", "TEMPORAL_AUTH_SCOPE": "api://x/.default"},
 			[]string{"TEMPORAL_AUTH_TOKEN_FILE", "TEMPORAL_AUTH_SCOPE"}},
 		{"explicit jwt with a token", map[string]string{"TEMPORAL_AUTH_PROVIDER": "jwt", "TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_AUTH_TOKEN": token},
-			[]string{"TEMPORAL_AUTH_TOKEN is set", "TEMPORAL_AUTH_PROVIDER=jwt"}},
+			[]string{"TEMPORAL_AUTH_TOKEN: set, but TEMPORAL_AUTH_PROVIDER=jwt"}},
 		{"explicit static with a scope", map[string]string{"TEMPORAL_AUTH_PROVIDER": "static", "TEMPORAL_AUTH_TOKEN": token, "TEMPORAL_AUTH_SCOPE": "api://x/.default"},
-			[]string{"TEMPORAL_AUTH_SCOPE is set", "TEMPORAL_AUTH_PROVIDER=static"}},
+			[]string{"TEMPORAL_AUTH_SCOPE: set, but TEMPORAL_AUTH_PROVIDER=static"}},
 		{"explicit none with jwt settings", map[string]string{"TEMPORAL_AUTH_PROVIDER": "none", "TEMPORAL_JWT_SUBJECT": "w"},
-			[]string{"TEMPORAL_JWT_SUBJECT is set", "TEMPORAL_AUTH_PROVIDER=none"}},
+			[]string{"TEMPORAL_JWT_SUBJECT: set, but TEMPORAL_AUTH_PROVIDER=none"}},
 		{"both key settings", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_JWT_PRIVATE_KEY": string(pemKey)},
 			[]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE and TEMPORAL_JWT_PRIVATE_KEY are both set"}},
 		{"jwt settings without a key", map[string]string{"TEMPORAL_JWT_PERMISSIONS": "default:write"},
@@ -499,7 +496,7 @@ func TestFromLookupErrors(t *testing.T) {
 		{"explicit jwt without a key", map[string]string{"TEMPORAL_AUTH_PROVIDER": "jwt"},
 			[]string{"jwt provider", "TEMPORAL_JWT_PRIVATE_KEY_FILE"}},
 		{"key id with a key file", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_JWT_KEY_ID": "k1"},
-			[]string{"TEMPORAL_JWT_KEY_ID cannot be used with TEMPORAL_JWT_PRIVATE_KEY_FILE"}},
+			[]string{"TEMPORAL_JWT_KEY_ID: cannot be used with TEMPORAL_JWT_PRIVATE_KEY_FILE"}},
 		{"key id with a space", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY": string(pemKey), "TEMPORAL_JWT_KEY_ID": "my kid"},
 			[]string{"TEMPORAL_JWT_KEY_ID", "white space"}},
 		{"permission without role", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_JWT_PERMISSIONS": "default:write,default"},
@@ -525,9 +522,9 @@ func TestFromLookupErrors(t *testing.T) {
 		{"zero leeway", map[string]string{"TEMPORAL_AUTH_REGEN_LEEWAY": "0s"},
 			[]string{"TEMPORAL_AUTH_REGEN_LEEWAY", "positive"}},
 		{"leeway beyond the default lifetime", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_AUTH_REGEN_LEEWAY": "10m"},
-			[]string{"TEMPORAL_AUTH_REGEN_LEEWAY=10m0s", "by default 10m0s", "set TEMPORAL_JWT_EXPIRATION"}},
+			[]string{"TEMPORAL_AUTH_REGEN_LEEWAY: 10m0s must be shorter", "10m0s by default", "set TEMPORAL_JWT_EXPIRATION"}},
 		{"leeway beyond the lifetime", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_AUTH_REGEN_LEEWAY": "2m", "TEMPORAL_JWT_EXPIRATION": "90s"},
-			[]string{"TEMPORAL_AUTH_REGEN_LEEWAY=2m0s", "TEMPORAL_JWT_EXPIRATION=1m30s"}},
+			[]string{"TEMPORAL_AUTH_REGEN_LEEWAY: 2m0s must be shorter", "TEMPORAL_JWT_EXPIRATION=1m30s"}},
 		{"missing key file", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": missing},
 			[]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE", missing, "no such file"}},
 		{"key file without a key", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": garbage},
@@ -565,10 +562,10 @@ func TestFromLookupErrors(t *testing.T) {
 			[]string{"azure provider", missing}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := temporalauth.FromLookup(mapEnv(tc.env))
+			a, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: mapEnv(tc.env)})
 			if err == nil {
 				a.Close()
-				t.Fatalf("FromLookup succeeded with %s", a)
+				t.Fatalf("Load succeeded with %s", a)
 			}
 			msg := err.Error()
 			for _, w := range tc.want {
@@ -720,7 +717,7 @@ func TestProviderLeewayFromCodeChecked(t *testing.T) {
 
 func TestLongValuesAreCutInErrors(t *testing.T) {
 	long := strings.Repeat("x", 500)
-	_, err := temporalauth.FromLookup(mapEnv(map[string]string{"TEMPORAL_AUTH_PROVIDER": long}))
+	_, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: mapEnv(map[string]string{"TEMPORAL_AUTH_PROVIDER": long})})
 	if err == nil || strings.Contains(err.Error(), long[:100]) || !strings.Contains(err.Error(), `"...`) {
 		t.Errorf("err = %v; want the value cut short", err)
 	}

@@ -14,8 +14,8 @@ import (
 // A worker or starter loads everything from its environment: the server
 // address, namespace and TLS settings through envconfig, and the token
 // provider chosen by TEMPORAL_AUTH_PROVIDER or the variables present.
-func ExampleFromEnv() {
-	auth, err := temporalauth.FromEnv()
+func ExampleLoad() {
+	auth, err := temporalauth.Load(temporalauth.EnvOptions{})
 	if err != nil {
 		slog.Error("temporal authorization settings", "error", err)
 		os.Exit(1)
@@ -71,13 +71,13 @@ func ExampleLoadClientOptions() {
 	fmt.Println(h["authorization"], h["x-tenant"])
 	// Output:
 	// temporal.example.com:7233 orders
-	// static env=TEMPORAL_AUTH_TOKEN leeway=default(min(5m,lifetime/4))
+	// static setting=TEMPORAL_AUTH_TOKEN leeway=default(min(5m,lifetime/4))
 	// Bearer opaque-token acme
 }
 
 // Without any provider variable the none provider sends no header.
-func ExampleFromLookup() {
-	auth, err := temporalauth.FromLookup(func(string) (string, bool) { return "", false })
+func ExampleLoad_none() {
+	auth, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		fmt.Println(err)
 		return

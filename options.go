@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/internal/config"
 	"github.com/temporalauth/temporalauth/static"
 )
 
@@ -51,7 +52,7 @@ const (
 //	c, err := client.Dial(opts)
 func LoadClientOptions(o EnvOptions) (client.Options, *Auth, error) {
 	lookup := o.lookup()
-	s, err := parseEnv(lookup)
+	c, err := choose(lookup)
 	if err != nil {
 		return client.Options{}, nil, err
 	}
@@ -62,17 +63,17 @@ func LoadClientOptions(o EnvOptions) (client.Options, *Auth, error) {
 		return client.Options{}, nil, fmt.Errorf("temporalauth: loading the Temporal client configuration (%s, %s and TEMPORAL_* variables): %w",
 			envConfigFile, envProfile, err)
 	}
-	header := strings.ToLower(orDefault(o.Provider.Header, headers.DefaultHeader))
-	if prof.APIKey != "" && s.kind != kindNone && header == headers.DefaultHeader {
+	header := strings.ToLower(config.OrDefault(o.Provider.Header, headers.DefaultHeader))
+	if prof.APIKey != "" && c.src != nil && header == headers.DefaultHeader {
 		return client.Options{}, nil, fmt.Errorf("temporalauth: %s and %s are both set: both would send the %s header; unset %s to use the %s provider, or set %s=none to use the API key",
-			apiKeySource(lookup), s.because, header, apiKeySource(lookup), s.kind, EnvProvider)
+			apiKeySource(lookup), c.because, header, apiKeySource(lookup), c.kind(), EnvProvider)
 	}
 	opts, err := prof.ToClientOptions(envconfig.ToClientOptionsRequest{})
 	if err != nil {
 		return client.Options{}, nil, fmt.Errorf("temporalauth: Temporal client configuration (%s, %s and TEMPORAL_TLS* variables): %w",
 			envConfigFile, envProfile, err)
 	}
-	auth, err := s.build(o)
+	auth, err := c.build(o)
 	if err != nil {
 		return client.Options{}, nil, err
 	}

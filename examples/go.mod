@@ -153,6 +153,7 @@ require (
 	github.com/spiffe/go-spiffe/v2 v2.7.0 // indirect
 	github.com/stretchr/objx v0.5.3 // indirect
 	github.com/stretchr/testify v1.11.1 // indirect
+	github.com/temporalauth/temporalauth/serverauth v0.0.0-00010101000000-000000000000
 	github.com/temporalio/ringpop-go v0.1.0 // indirect
 	github.com/temporalio/sqlparser v0.1.0 // indirect
 	github.com/temporalio/tchannel-go v1.22.1 // indirect
@@ -219,3 +220,5 @@ require (
 )
 
 replace github.com/temporalauth/temporalauth => ../
+
+replace github.com/temporalauth/temporalauth/serverauth => ../serverauth

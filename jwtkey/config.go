@@ -316,6 +316,37 @@ func (c Config) Format(f fmt.State, verb rune) {
 	_, _ = fmt.Fprint(f, c.String())
 }
 
+// MarshalJSON encodes c's settings without its key, so that encoding/json
+// (and slog's JSON handler, for a struct holding a Config) cannot reach
+// the private key through the Key interface.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type settings struct {
+		Key              string   `json:",omitempty"`
+		KeyFile          string   `json:",omitempty"`
+		KeyID            string   `json:",omitempty"`
+		Subject          string   `json:",omitempty"`
+		Issuer           string   `json:",omitempty"`
+		Audience         []string `json:",omitempty"`
+		Permissions      []string `json:",omitempty"`
+		PermissionsClaim string   `json:",omitempty"`
+		Expiration       string   `json:",omitempty"`
+		ClockSkew        string   `json:",omitempty"`
+		ExtraClaims      []string `json:",omitempty"`
+	}
+	out := settings{KeyFile: c.KeyFile, KeyID: c.KeyID, Subject: c.Subject, Issuer: c.Issuer, Audience: c.Audience,
+		Permissions: c.Permissions, PermissionsClaim: c.PermissionsClaim, ExtraClaims: slices.Sorted(maps.Keys(c.ExtraClaims))}
+	if c.Key != nil {
+		out.Key = config.Redacted
+	}
+	if c.Expiration != 0 {
+		out.Expiration = c.Expiration.String()
+	}
+	if c.ClockSkew != 0 {
+		out.ClockSkew = c.ClockSkew.String()
+	}
+	return json.Marshal(out)
+}
+
 // LogValue describes c for log/slog without its key.
 func (c Config) LogValue() slog.Value {
 	key := "<nil>"

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
@@ -191,15 +192,37 @@ func (s *Source) Format(f fmt.State, verb rune) {
 	_, _ = fmt.Fprint(f, s.String())
 }
 
-// LogValue describes s for log/slog without its key.
+// LogValue describes s for log/slog without its key: the key file, kid,
+// algorithm and the claims it signs.
 func (s *Source) LogValue() slog.Value {
 	k := s.current()
-	return slog.GroupValue(
-		slog.String("kid", k.kid),
-		slog.String("alg", k.alg),
-		slog.String("key_file", s.keyFile),
-		slog.String("subject", s.subject),
-	)
+	var attrs []slog.Attr
+	str := func(key, v string) {
+		if v != "" {
+			attrs = append(attrs, slog.String(key, v))
+		}
+	}
+	str("file", s.keyFile)
+	str("kid", k.kid)
+	str("alg", k.alg)
+	str("sub", s.subject)
+	str("iss", s.issuer)
+	switch aud := s.audience.(type) {
+	case string:
+		attrs = append(attrs, slog.Any("aud", []string{aud}))
+	case []string:
+		attrs = append(attrs, slog.Any("aud", slices.Clone(aud)))
+	}
+	if len(s.perms) > 0 {
+		attrs = append(attrs, slog.Any("permissions", slices.Clone(s.perms)))
+	}
+	if s.claim != DefaultPermissionsClaim {
+		str("claim", s.claim)
+	}
+	if s.exp > 0 {
+		attrs = append(attrs, slog.Duration("expiration", s.exp))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // NewProvider returns a headers.Provider, ready for

@@ -77,15 +77,7 @@ func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 // ParsePrivateKeyPEM does; its errors name the file. It does not check the
 // file's permissions: call CheckKeyFilePermissions for that.
 func LoadPrivateKeyFile(path string) (crypto.Signer, error) {
-	data, err := readKeyFile(path)
-	if err != nil {
-		return nil, err
-	}
-	key, err := parsePrivateKeyPEM(data)
-	if err != nil {
-		return nil, &config.FileError{What: "key file", Path: path, Err: err}
-	}
-	return key, nil
+	return loadKeyFile(path, parsePrivateKeyPEM)
 }
 
 // ParsePublicKeyPEM returns the public key of a PEM-encoded private key,
@@ -104,15 +96,22 @@ func ParsePublicKeyPEM(data []byte) (crypto.PublicKey, error) {
 // LoadPublicKeyFile reads a PEM file as ParsePublicKeyPEM does; its errors
 // name the file.
 func LoadPublicKeyFile(path string) (crypto.PublicKey, error) {
+	return loadKeyFile(path, parsePublicKeyPEM)
+}
+
+// loadKeyFile reads the key file at path and parses it with parse; errors
+// name the file.
+func loadKeyFile[K any](path string, parse func([]byte) (K, error)) (K, error) {
+	var zero K
 	data, err := readKeyFile(path)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	pub, err := parsePublicKeyPEM(data)
+	key, err := parse(data)
 	if err != nil {
-		return nil, &config.FileError{What: "key file", Path: path, Err: err}
+		return zero, &config.FileError{What: "key file", Path: path, Err: err}
 	}
-	return pub, nil
+	return key, nil
 }
 
 // GenerateKey returns a new private key for alg: AlgES256 (ECDSA P-256) or

@@ -42,6 +42,16 @@ if [ -d bench ] && [ -f bench/go.mod ]; then
 	(cd bench && go test -count=1 ./...)
 fi
 
+if [ -f serverauth/go.mod ] && [ -z "${SKIP_E2E:-}" ]; then
+	step "serverauth: module versions match examples (one build cache serves both)"
+	scripts/check-module-versions.sh examples serverauth
+	step "serverauth: vet; key provider tests under the race detector"
+	# serverauth/serveropts links the whole Temporal server, too large to
+	# build with -race in CI's time; it only wires the provider into
+	# server options, and its test runs without the race detector.
+	(cd serverauth && go vet ./... && go test -race -count=1 . && go test -count=1 ./serveropts/)
+fi
+
 if [[ " ${modules[*]} " == *" examples "* ]]; then
 	step "Ory Hydra, the identity provider of the end-to-end tests"
 	TEMPORALAUTH_HYDRA=$(scripts/build-hydra.sh)

@@ -4,14 +4,16 @@
 //
 // # Tokens
 //
-// [NewFixed] serves one token given as a setting (an environment variable, a
-// flag, a configuration key): an opaque API key or a JWT. [NewFile] serves
-// the token in a file and re-reads it every [FileOptions.PollInterval]
+// A [Config] gives the token one of two ways. [Config.Token] is the token
+// itself, given as a setting: an opaque API key or a JWT. [Config.TokenFile]
+// is a file holding it, read again every [Config.PollInterval]
 // ([DefaultPollInterval], one minute, by default), which suits files that an
 // agent replaces, such as a Vault agent sink or a Kubernetes projected
-// service-account token. Both are [headers.TokenSource] values;
-// [NewFixedProvider] and [NewFileProvider] wrap them in a ready
-// [headers.Provider] for client.Options.HeadersProvider.
+// service-account token. [ConfigFromLookup] reads a Config from the
+// environment variables TEMPORAL_AUTH_TOKEN_FILE or TEMPORAL_AUTH_TOKEN
+// ([EnvTokenFile], [EnvToken]). [NewTokenSource] returns the
+// [headers.TokenSource] serving it, and [NewProvider] wraps that in a
+// ready [headers.Provider] for client.Options.HeadersProvider.
 //
 // A token is trimmed of surrounding whitespace, so a trailing newline or
 // CRLF is harmless. It must then be non-empty printable ASCII without inner
@@ -20,7 +22,10 @@
 // exp claim (see [ExpiryOf]); a token that is not a JWT never expires. An
 // expired token is an error.
 //
-// Errors name the setting or file at fault and never contain the token.
+// Settings errors are [*headers.ConfigError] values naming the setting at
+// fault: the Config field, such as "static.Config.TokenFile", or the
+// environment variable for a Config from ConfigFromLookup. No error, and no
+// fmt verb or log/slog value of a Config or Source, contains the token.
 //
 // # Extra headers
 //
@@ -31,7 +36,7 @@
 //
 //	opts, err := envconfig.LoadDefaultClientOptions()
 //	...
-//	tokens, err := static.NewFileProvider(path, static.FileOptions{}, headers.Options{})
+//	tokens, err := static.NewProvider(static.Config{TokenFile: path}, headers.Options{})
 //	...
 //	opts.HeadersProvider = static.Merge(opts.HeadersProvider, tokens)
 package static

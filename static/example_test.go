@@ -17,9 +17,9 @@ import (
 	"github.com/temporalauth/temporalauth/static"
 )
 
-// A token file kept fresh by a Vault agent or the kubelet, re-read every
-// minute by default.
-func ExampleNewFileProvider() {
+// A token file kept fresh by a Vault agent or the kubelet, read again
+// every minute by default.
+func ExampleNewProvider() {
 	dir, err := os.MkdirTemp("", "example")
 	if err != nil {
 		log.Fatal(err)
@@ -30,9 +30,9 @@ func ExampleNewFileProvider() {
 		log.Fatal(err)
 	}
 
-	tokens, err := static.NewFileProvider(path, static.FileOptions{PollInterval: 30 * time.Second}, headers.Options{})
+	tokens, err := static.NewProvider(static.Config{TokenFile: path, PollInterval: 30 * time.Second}, headers.Options{})
 	if err != nil {
-		log.Fatal(err) // names the file, never shows the token
+		log.Fatal(err) // names the setting and the file, never shows the token
 	}
 	defer tokens.Close()
 
@@ -45,16 +45,45 @@ func ExampleNewFileProvider() {
 	// Output: true
 }
 
-// A fixed token from the environment, refused at start-up when it is
+// A fixed token, such as an API key, refused at start-up when it is
 // empty, malformed or an expired JWT.
-func ExampleNewFixedProvider() {
-	tokens, err := static.NewFixedProvider(os.Getenv("EXAMPLE_UNSET_TEMPORAL_TOKEN"), headers.Options{Name: "EXAMPLE_UNSET_TEMPORAL_TOKEN"})
+func ExampleNewProvider_fixedToken() {
+	tokens, err := static.NewProvider(static.Config{Token: "example-api-key"}, headers.Options{})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	defer tokens.Close()
-	// Output: static: EXAMPLE_UNSET_TEMPORAL_TOKEN: token is empty
+	h, err := tokens.GetHeaders(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(h["authorization"])
+
+	_, err = static.NewProvider(static.Config{Token: "Bearer example-api-key"}, headers.Options{})
+	fmt.Println(err)
+	// Output:
+	// Bearer example-api-key
+	// static.Config.Token: malformed token: it starts with the Bearer scheme; give the token alone
+}
+
+// Settings from the environment: TEMPORAL_AUTH_TOKEN_FILE or
+// TEMPORAL_AUTH_TOKEN. Errors name the variables; a Config prints without
+// its token.
+func ExampleConfigFromLookup() {
+	env := map[string]string{static.EnvToken: "not-to-be-printed"}
+	lookup := func(name string) (string, bool) { v, ok := env[name]; return v, ok }
+	cfg, err := static.ConfigFromLookup(lookup) // os.LookupEnv in a real program
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cfg)
+
+	env[static.EnvTokenFile] = "/var/run/secrets/temporal/token"
+	_, err = static.ConfigFromLookup(lookup)
+	fmt.Println(err)
+	// Output:
+	// Config{Token: REDACTED, TokenFile: "", PollInterval: 0s}
+	// TEMPORAL_AUTH_TOKEN: TEMPORAL_AUTH_TOKEN_FILE and TEMPORAL_AUTH_TOKEN are both set: give the token one way
 }
 
 // Merge a token provider with the headers envconfig loads from
@@ -68,7 +97,7 @@ func ExampleMerge() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	tokens, err := static.NewFixedProvider("example-api-key", headers.Options{Name: "TEMPORAL_TOKEN"})
+	tokens, err := static.NewProvider(static.Config{Token: "example-api-key"}, headers.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,10 +1,12 @@
 package static_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/headers/clocktest"
 	"github.com/temporalauth/temporalauth/static"
 )
 
@@ -36,16 +39,13 @@ func replaceFile(t *testing.T, path, content string) {
 }
 
 func TestFileServesToken(t *testing.T) {
-	clock := newClock()
+	clock := clocktest.New()
 	exp := t0.Add(time.Hour)
 	jwt := jwtExpiring(exp)
 	path := writeFile(t, t.TempDir(), "token", jwt+"\r\n")
-	f, err := static.NewFile(path, static.FileOptions{PollInterval: 30 * time.Second, Now: clock.Now})
+	f, err := static.NewTokenSource(static.Config{TokenFile: path, PollInterval: 30 * time.Second, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if f.Path() != path || f.PollInterval() != 30*time.Second {
-		t.Errorf("Path, PollInterval = %q, %v", f.Path(), f.PollInterval())
 	}
 	clock.Advance(time.Second)
 	tok, err := f.Token(context.Background())
@@ -65,12 +65,12 @@ func TestFileServesToken(t *testing.T) {
 
 func TestFileDefaults(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "token", "opaque-api-key\n")
-	f, err := static.NewFile(path, static.FileOptions{})
+	f, err := static.NewTokenSource(static.Config{TokenFile: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.PollInterval() != static.DefaultPollInterval || static.DefaultPollInterval != time.Minute {
-		t.Errorf("PollInterval = %v, want %v", f.PollInterval(), time.Minute)
+	if static.DefaultPollInterval != time.Minute {
+		t.Errorf("DefaultPollInterval = %v, want %v", static.DefaultPollInterval, time.Minute)
 	}
 	before := time.Now()
 	tok, err := f.Token(context.Background())
@@ -86,10 +86,10 @@ func TestFileDefaults(t *testing.T) {
 }
 
 func TestFileRereadsReplacedFile(t *testing.T) {
-	clock := newClock()
+	clock := clocktest.New()
 	first, second := jwtExpiring(t0.Add(time.Hour)), jwtExpiring(t0.Add(2*time.Hour))
 	path := writeFile(t, t.TempDir(), "token", first)
-	f, err := static.NewFile(path, static.FileOptions{Now: clock.Now})
+	f, err := static.NewTokenSource(static.Config{TokenFile: path, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestFileFollowsSymlinkSwap(t *testing.T) {
 	if err := os.Symlink(filepath.Join("..data", "token"), filepath.Join(dir, "token")); err != nil {
 		t.Fatal(err)
 	}
-	f, err := static.NewFile(filepath.Join(dir, "token"), static.FileOptions{})
+	f, err := static.NewTokenSource(static.Config{TokenFile: filepath.Join(dir, "token")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,12 +219,13 @@ func TestFileRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newClock()
+			clock := clocktest.New()
 			path := tt.setup(t, t.TempDir())
-			f, err := static.NewFile(path, static.FileOptions{Now: clock.Now})
+			f, err := static.NewTokenSource(static.Config{TokenFile: path, Clock: clock})
 			if err == nil {
-				t.Fatalf("NewFile = %v, want an error", f)
+				t.Fatalf("NewTokenSource = %v, want an error", f)
 			}
+			assertSetting(t, err, "static.Config.TokenFile")
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Errorf("error %q is not %v", err, tt.wantErr)
 			}
@@ -244,22 +245,30 @@ func TestFileRejects(t *testing.T) {
 }
 
 func TestNewFileRejectsOptions(t *testing.T) {
-	if _, err := static.NewFile("", static.FileOptions{}); err == nil || !strings.Contains(err.Error(), "path is empty") {
+	_, err := static.NewTokenSource(static.Config{TokenFile: "", PollInterval: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "no token") {
 		t.Errorf("empty path: error %v", err)
 	}
+	assertSetting(t, err, "static.Config.Token")
 	path := writeFile(t, t.TempDir(), "token", "opaque")
-	_, err := static.NewFile(path, static.FileOptions{PollInterval: -time.Second})
-	if err == nil || !strings.Contains(err.Error(), "negative") || !strings.Contains(err.Error(), path) {
+	_, err = static.NewTokenSource(static.Config{TokenFile: path, PollInterval: -time.Second})
+	if err == nil || err.Error() != "static.Config.PollInterval: -1s is negative" {
 		t.Errorf("negative poll interval: error %v", err)
 	}
+	assertSetting(t, err, "static.Config.PollInterval")
+	_, err = static.NewTokenSource(static.Config{Token: "opaque", PollInterval: time.Second})
+	if err == nil || err.Error() != "static.Config.PollInterval: only used with static.Config.TokenFile: a fixed token is never read again" {
+		t.Errorf("poll interval with a fixed token: error %v", err)
+	}
+	assertSetting(t, err, "static.Config.PollInterval")
 }
 
 // TestFileErrorsLater covers a file that goes bad after start-up: the
 // error names the file and the next good content is served again.
 func TestFileErrorsLater(t *testing.T) {
-	clock := newClock()
+	clock := clocktest.New()
 	path := writeFile(t, t.TempDir(), "token", jwtExpiring(t0.Add(time.Hour)))
-	f, err := static.NewFile(path, static.FileOptions{Now: clock.Now})
+	f, err := static.NewTokenSource(static.Config{TokenFile: path, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,43 +291,62 @@ func TestFileErrorsLater(t *testing.T) {
 
 func TestFileHonoursContext(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "token", "opaque")
-	f, err := static.NewFile(path, static.FileOptions{})
+	f, err := static.NewTokenSource(static.Config{TokenFile: path})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := f.Token(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("error %v, want context.Canceled", err)
+	if _, err := f.Token(ctx); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), path) {
+		t.Errorf("error %v, want context.Canceled naming the file", err)
 	}
 }
 
 func TestFileString(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "token", "opaque-secret-value")
-	f, err := static.NewFile(path, static.FileOptions{})
+	f, err := static.NewTokenSource(static.Config{TokenFile: path, PollInterval: 90 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, format := range []string{"%v", "%+v", "%#v"} {
-		out := fmt.Sprintf(format, f)
-		if !strings.Contains(out, path) {
-			t.Errorf("%s = %q, want the path", format, out)
-		}
-		assertNoSecret(t, format, out, "opaque-secret-value")
+	if _, err := f.Token(context.Background()); err != nil {
+		t.Fatal(err)
 	}
+	holder := struct{ src *static.Source }{f}
+	valueHolder := struct{ src static.Source }{*f}
+	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+		for name, v := range map[string]any{"pointer": f, "value": *f, "holder": holder, "value holder": valueHolder} {
+			out := fmt.Sprintf(format, v)
+			if (name == "pointer" || name == "value") && !strings.Contains(out, path) {
+				t.Errorf("%s of %s = %q, want the path", format, name, out)
+			}
+			assertNoSecret(t, format+" of "+name, out, "opaque-secret-value")
+		}
+	}
+	if want := fmt.Sprintf("token file %q (poll 1m30s)", path); fmt.Sprint(f) != want {
+		t.Errorf("String = %q, want %q", fmt.Sprint(f), want)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("source", "src", f)
+	if want := "src.file=" + path + " src.poll=1m30s\n"; !strings.HasSuffix(logged.String(), want) {
+		t.Errorf("slog output %q, want it to end with %q", logged.String(), want)
+	}
+	assertNoSecret(t, "slog", logged.String(), "opaque-secret-value")
 }
 
 // TestFileProviderServesReplacedToken replaces the file and checks that the
 // provider serves the new token once the poll interval has passed.
 func TestFileProviderServesReplacedToken(t *testing.T) {
-	clock := newClock()
+	clock := clocktest.New()
 	first, second := jwtExpiring(t0.Add(time.Hour)), jwtExpiring(t0.Add(2*time.Hour))
 	path := writeFile(t, t.TempDir(), "token", first+"\n")
-	p, err := static.NewFileProvider(path, static.FileOptions{PollInterval: time.Minute}, headers.Options{Clock: clock})
+	p, err := static.NewProvider(static.Config{TokenFile: path, PollInterval: time.Minute}, headers.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	if got, want := p.String(), "headers.Provider{source: token file "+path+"}"; got != want {
+		t.Errorf("provider named %q, want %q", got, want)
+	}
 	ctx := context.Background()
 	h, err := p.GetHeaders(ctx)
 	if err != nil {
@@ -354,17 +382,27 @@ func TestFileProviderServesReplacedToken(t *testing.T) {
 func TestNewFileProviderRejects(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "absent")
-	p, err := static.NewFileProvider(path, static.FileOptions{}, headers.Options{})
+	p, err := static.NewProvider(static.Config{TokenFile: path}, headers.Options{})
 	if err == nil {
 		p.Close()
-		t.Fatal("NewFileProvider accepted a missing file")
+		t.Fatal("NewProvider accepted a missing file")
 	}
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q: want fs.ErrNotExist naming the file", err)
 	}
-	clock := newClock()
+	assertSetting(t, err, "static.Config.TokenFile")
+	envCfg, err := static.ConfigFromLookup(fromEnv(map[string]string{static.EnvTokenFile: path}))
+	if err != nil {
+		t.Fatalf("ConfigFromLookup read the token file: %v", err)
+	}
+	_, err = static.NewProvider(envCfg, headers.Options{})
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q: want fs.ErrNotExist naming the file", err)
+	}
+	assertSetting(t, err, static.EnvTokenFile)
+	clock := clocktest.New()
 	path = writeFile(t, dir, "token", jwtExpiring(t0.Add(-time.Second)))
-	if _, err := static.NewFileProvider(path, static.FileOptions{}, headers.Options{Clock: clock}); !errors.Is(err, static.ErrExpiredToken) {
+	if _, err := static.NewProvider(static.Config{TokenFile: path}, headers.Options{Clock: clock}); !errors.Is(err, static.ErrExpiredToken) {
 		t.Errorf("expired by the provider's clock: error %v, want ErrExpiredToken", err)
 	}
 }

@@ -4,78 +4,14 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/headers/clocktest"
 )
 
-// t0 is the fake clocks' start time.
-var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// fakeClock is a manual clock, safe for concurrent use. It implements
-// headers.Clock: Advance runs the functions whose time has come.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	clock   *fakeClock
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func newClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) headers.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{clock: c, at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.clock.mu.Lock()
-	defer t.clock.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
-
-// Advance moves the clock on by d and runs, synchronously, the functions
-// due by then.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []func()
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !t.at.After(c.now):
-			t.stopped = true
-			due = append(due, t.f)
-		default:
-			kept = append(kept, t)
-		}
-	}
-	c.timers = kept
-	c.mu.Unlock()
-	for _, f := range due {
-		f()
-	}
-}
+// t0 is the wall time of a clock made by clocktest.New.
+var t0 = clocktest.Start
 
 // b64 encodes s as a JWT segment.
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/headers/clocktest"
 	"github.com/temporalauth/temporalauth/static"
 )
 
@@ -222,9 +223,9 @@ func TestMergeWithEnvconfig(t *testing.T) {
 	if opts.HeadersProvider == nil {
 		t.Fatal("envconfig set no HeadersProvider")
 	}
-	clock := newClock()
+	clock := clocktest.New()
 	jwt := jwtExpiring(t0.Add(time.Hour))
-	tokens, err := static.NewFixedProvider(jwt, headers.Options{Name: "TEMPORAL_TOKEN", Clock: clock})
+	tokens, err := static.NewProvider(static.Config{Token: jwt}, headers.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

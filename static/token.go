@@ -30,8 +30,8 @@ const bearerPrefix = "bearer "
 // CRLF, is removed. When the token is a JWT, Expiry is its exp claim (see
 // [ExpiryOf]); otherwise the token is opaque and Expiry is zero (never).
 //
-// ParseToken does not compare the expiry with the current time; [NewFixed]
-// and [File] do. Its errors wrap [ErrEmptyToken] or [ErrMalformedToken] and
+// ParseToken does not compare the expiry with the current time; a [Source]
+// does. Its errors wrap [ErrEmptyToken] or [ErrMalformedToken] and
 // never contain the token.
 func ParseToken(value string) (headers.Token, error) {
 	v := strings.TrimSpace(value)

@@ -40,7 +40,7 @@ header value older tools (tctl) read. A summary without the token goes to
 standard error.
 
 The provider and its settings come from the same environment variables as
-temporalauth.FromEnv (TEMPORAL_AUTH_PROVIDER, TEMPORAL_JWT_*, AZURE_*,
+temporalauth.Load (TEMPORAL_AUTH_PROVIDER, TEMPORAL_JWT_*, AZURE_*,
 TEMPORAL_AUTH_SCOPE, TEMPORAL_AUTH_TOKEN, TEMPORAL_AUTH_TOKEN_FILE); each flag
 replaces its variable:
 
@@ -60,13 +60,13 @@ token after checking it.`,
 	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
 		flags := []*tokenFlag{
 			{name: "provider", env: temporalauth.EnvProvider},
-			{name: "key", env: temporalauth.EnvKeyFile, hides: []string{temporalauth.EnvKey, temporalauth.EnvKeyID}, kind: "jwt"},
-			{name: "permissions", env: temporalauth.EnvPermissions, kind: "jwt"},
-			{name: "subject", env: temporalauth.EnvSubject, kind: "jwt"},
-			{name: "issuer", env: temporalauth.EnvIssuer, kind: "jwt"},
-			{name: "audience", env: temporalauth.EnvAudience, kind: "jwt"},
-			{name: "claim-name", env: temporalauth.EnvPermissionsClaim, kind: "jwt"},
-			{name: "scope", env: temporalauth.EnvScope, kind: "azure"},
+			{name: "key", env: jwtkey.EnvKeyFile, hides: []string{jwtkey.EnvKey, jwtkey.EnvKeyID}, kind: "jwt"},
+			{name: "permissions", env: jwtkey.EnvPermissions, kind: "jwt"},
+			{name: "subject", env: jwtkey.EnvSubject, kind: "jwt"},
+			{name: "issuer", env: jwtkey.EnvIssuer, kind: "jwt"},
+			{name: "audience", env: jwtkey.EnvAudience, kind: "jwt"},
+			{name: "claim-name", env: jwtkey.EnvPermissionsClaim, kind: "jwt"},
+			{name: "scope", env: "TEMPORAL_AUTH_SCOPE", kind: "azure"},
 		}
 		usage := map[string]string{
 			"provider":    "`provider`: jwt, azure or static (default: chosen from the variables set)",
@@ -97,7 +97,7 @@ token after checking it.`,
 				if *ttl < time.Second {
 					return usagef("--ttl %s: must be at least 1s", *ttl)
 				}
-				flags = append(flags, &tokenFlag{name: "ttl", env: temporalauth.EnvExpiration, kind: "jwt", value: ttl.String(), set: true})
+				flags = append(flags, &tokenFlag{name: "ttl", env: jwtkey.EnvExpiration, kind: "jwt", value: ttl.String(), set: true})
 			}
 			if *timeout <= 0 {
 				return usagef("--timeout %s: must be positive", *timeout)

@@ -39,7 +39,9 @@
 // The claim mapper's key provider fetches the JWKS once, synchronously, inside
 // [Start] (the JWKS endpoint must already be serving), and then every
 // [Config.RefreshInterval]. The Temporal server never stops that refresh
-// goroutine; [Server.Stop] stops it itself.
+// goroutine; [Server.Stop] stops it itself. [Config.KeyProvider] replaces
+// that provider with the caller's own, for instance a serverauth.KeyProvider
+// that refetches the JWKS when a token names an unknown key.
 package devserver
 
 import (
@@ -99,9 +101,16 @@ const (
 // Config says how to run the server. Zero values get documented defaults.
 type Config struct {
 	// JWKSURLs are the key sources (keySourceURIs) the default claim mapper
-	// reads. Required. http(s):// or file://. They are read once inside Start,
-	// so an HTTP source must already be serving.
+	// reads. Required unless KeyProvider is set. http(s):// or file://. They
+	// are read once inside Start, so an HTTP source must already be serving.
 	JWKSURLs []string
+	// KeyProvider, when set, replaces the server's own key provider
+	// (authorization.NewDefaultTokenKeyProvider) in the default JWT claim
+	// mapper; JWKSURLs and RefreshInterval are then not used. A provider
+	// that also implements authorization.RawTokenKeyProvider, such as a
+	// serverauth.KeyProvider, is given each parsed token. The caller owns
+	// it: Stop does not close it.
+	KeyProvider authorization.TokenKeyProvider
 	// RefreshInterval is how often the server refetches the JWKS (default
 	// DefaultRefreshInterval, one minute; negative disables refresh). A token
 	// signed with a key the server has not fetched yet is refused until the
@@ -162,8 +171,8 @@ type Server struct {
 // until they can be described (at most 15 s). It returns when the frontend at
 // HostPort accepts calls. On error Start stops whatever it had started.
 func Start(cfg Config) (*Server, error) {
-	if len(cfg.JWKSURLs) == 0 {
-		return nil, errors.New("devserver: Config.JWKSURLs is required")
+	if len(cfg.JWKSURLs) == 0 && cfg.KeyProvider == nil {
+		return nil, errors.New("devserver: Config.JWKSURLs or Config.KeyProvider is required")
 	}
 	namespaces := cfg.Namespaces
 	if len(namespaces) == 0 {
@@ -269,6 +278,9 @@ func Start(cfg Config) (*Server, error) {
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorization.NewDefaultAuthorizer()),
 		temporal.WithClaimMapper(func(c *config.Config) authorization.ClaimMapper {
+			if cfg.KeyProvider != nil {
+				return authorization.NewDefaultJWTClaimMapper(cfg.KeyProvider, &c.Global.Authorization, logger)
+			}
 			kp := authorization.NewDefaultTokenKeyProvider(&c.Global.Authorization, logger)
 			if c.Global.Authorization.JWTKeyProvider.RefreshInterval > 0 {
 				s.keyProvider = kp

@@ -1,0 +1,64 @@
+// Package serverauth is a JWT key provider for Temporal servers built from
+// source, for teams whose identity provider rotates its signing keys without
+// notice (Microsoft Entra ID, formerly Azure AD, does).
+//
+// The Temporal server's own key provider (go.temporal.io/server v1.20 to
+// v1.32) reads the JWKS when the server starts and then every
+// refreshInterval — never, when the setting is absent, as in a hand-written
+// configuration. A token signed with a key it has not fetched is refused
+// with "PERMISSION_DENIED: Request unauthorized." until the next refresh
+// (temporalio/temporal#5127). A [KeyProvider] refetches instead:
+//
+//   - when a token names a key ID (kid) it does not hold, it fetches every
+//     source at once and the token waits for the result (at most
+//     Config.FetchTimeout). Concurrent lookups share one fetch;
+//   - at most one such refetch per Config.MinRefetchInterval (default one
+//     minute). A token with an unknown kid inside that window is refused at
+//     once, and one refetch is scheduled for when the window ends, so a flood
+//     of tokens with made-up key IDs costs the identity provider one request
+//     per window at most. Key IDs a fetch did not find are remembered until
+//     the next fetch;
+//   - every Config.RefreshInterval (default one hour) it fetches all sources
+//     anyway, so withdrawn keys leave;
+//   - each source keeps its last good keys when a fetch of it fails, so one
+//     failing URL or an identity provider outage does not drop any key.
+//
+// Sources are JWKS URLs (https://; http:// only for loopback hosts; file://)
+// and OpenID Connect issuers, whose discovery document must name the
+// configured issuer and gives the JWKS URL. Responses must have status 200
+// and at most Config.MaxResponseBytes (default 1 MiB). Only keys that can
+// verify RS256 (RSA, at least 2048 bits) or ES256 (EC P-256) tokens are
+// kept, the algorithms the server's default claim mapper accepts; every
+// other key is skipped with a log line naming its kid and the reason.
+//
+// # Wiring
+//
+// The provider implements authorization.TokenKeyProvider and
+// authorization.RawTokenKeyProvider; pass it to
+// authorization.NewDefaultJWTClaimMapper. Package
+// github.com/temporalauth/temporalauth/serverauth/serveropts builds the
+// server options (authorizer, claim mapper, audience) from the server's own
+// configuration in one call, and [ConfigFromAuthorization] maps the YAML
+// settings (jwtKeyProvider.keySourceURIs, refreshInterval) to a [Config].
+//
+// # Logs and metrics
+//
+// Through Config.Logger (the server's log.Logger): each fetch, with the key
+// IDs added and removed ("JWT keys fetched"); each unknown kid that triggers
+// a refetch and whether the refetch found it, with the time of the next
+// allowed refetch; unknown kids refused by the rate limit (the first few of
+// each window, then a count); failing sources, with the number of keys kept;
+// skipped keys. The errors GetKey returns, which the server logs as
+// "Authorization error", name the kid and the next refetch time. Key IDs
+// come from unverified tokens and are quoted and truncated; URLs are shown
+// without user info or query.
+//
+// Through Config.MetricsHandler (the server's metrics.Handler), and as
+// [KeyProvider.Stats]:
+//
+//   - jwt_key_source_fetches{outcome=success|failure}: fetches of one source;
+//   - jwt_key_refetches: fetches triggered by unknown key IDs;
+//   - jwt_unknown_key_ids{outcome=found|not_found|rate_limited}: tokens whose
+//     kid was not held;
+//   - jwt_keys (gauge): keys held.
+package serverauth
