@@ -308,12 +308,18 @@ func (c choice) build(o EnvOptions) (*Auth, error) {
 }
 
 // wrap names the provider chosen, and why, in an error from its source. An
-// error about headers.Options.Leeway is given the name the leeway was set
-// by: leewayVar, or EnvOptions.Provider.Leeway.
+// error about a headers.Options field is given the name it was set by:
+// leewayVar for the leeway read from the environment, else the field of
+// EnvOptions.Provider.
 func (c choice) wrap(err error, leewayVar string) error {
 	var ce *headers.ConfigError
-	if errors.As(err, &ce) && ce.Setting == "headers.Options.Leeway" {
-		ce.Setting = config.OrDefault(leewayVar, "EnvOptions.Provider.Leeway")
+	if errors.As(err, &ce) {
+		switch {
+		case ce.Setting == "headers.Options.Leeway" && leewayVar != "":
+			ce.Setting = leewayVar
+		case strings.HasPrefix(ce.Setting, "headers.Options."):
+			ce.Setting = "EnvOptions.Provider." + strings.TrimPrefix(ce.Setting, "headers.Options.")
+		}
 	}
 	switch {
 	case !c.auto:

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -724,5 +725,17 @@ func TestLongValuesAreCutInErrors(t *testing.T) {
 	_, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: mapEnv(map[string]string{"TEMPORAL_AUTH_PROVIDER": long})})
 	if err == nil || strings.Contains(err.Error(), long[:100]) || !strings.Contains(err.Error(), `"...`) {
 		t.Errorf("err = %v; want the value cut short", err)
+	}
+}
+
+func TestProviderOptionsCheckedAtLoad(t *testing.T) {
+	path, _ := writeES256Key(t)
+	_, err := temporalauth.Load(temporalauth.EnvOptions{
+		Provider: headers.Options{Header: "x temporal token"},
+		Lookup:   mapEnv(map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": path}),
+	})
+	var ce *headers.ConfigError
+	if !errors.As(err, &ce) || ce.Setting != "EnvOptions.Provider.Header" {
+		t.Errorf("Load with a bad header name: err = %v; want a ConfigError for EnvOptions.Provider.Header", err)
 	}
 }

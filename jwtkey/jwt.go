@@ -238,6 +238,9 @@ func (s *Source) LogValue() slog.Value {
 // After replacing the KeyFile, tokens signed with the new key are sent once
 // the cached one is refreshed; call Provider.Invalidate to switch at once.
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = opts.Clock
 	}

@@ -158,6 +158,9 @@ func (s Source) LogValue() slog.Value {
 // (TEMPORAL_AUTH_TOKEN for a Config from ConfigFromLookup, else
 // "static.Config.Token").
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = opts.Clock
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // Redacted is shown in place of a secret.
-const Redacted = "REDACTED"
+const Redacted = headers.Redacted
 
 // OrDefault returns v, or def when v is the zero value.
 func OrDefault[T comparable](v, def T) T {
