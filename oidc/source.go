@@ -128,8 +128,12 @@ func defaultClient() *http.Client {
 // client.Options.HeadersProvider, that gets tokens from
 // NewTokenSource(cfg) and caches each until opts.Leeway before its expiry.
 // cfg.Clock defaults to opts.Clock, and opts.Name to
-// "oidc client_id=<id> issuer=<issuer>" (or token_url=<url>).
+// "oidc client_id=<id> issuer=<issuer>" (or token_url=<url>). Options
+// that headers.Options.Validate refuses are an error here, at start.
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = opts.Clock
 	}

@@ -481,3 +481,11 @@ func TestNothingSecretPrinted(t *testing.T) {
 		}
 	}
 }
+
+func TestNewProviderChecksOptions(t *testing.T) {
+	_, err := NewProvider(Config{TokenURL: "https://idp.example.com/token", ClientID: "w", ClientSecret: testSecret},
+		headers.Options{Header: "bad header"})
+	if !isConfigError(err, "headers.Options.Header") {
+		t.Errorf("NewProvider with a bad header name: %v", err)
+	}
+}
