@@ -12,14 +12,15 @@ import (
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/internal/config"
 	"github.com/temporalauth/temporalauth/jwtkey"
+	"github.com/temporalauth/temporalauth/oidc"
 	"github.com/temporalauth/temporalauth/static"
 )
 
 // The environment variables of the root package. Each source package
-// documents its own: jwtkey.ConfigFromLookup, azure.ConfigFromLookup and
-// static.ConfigFromLookup. The README's table lists them all.
+// documents its own: jwtkey.ConfigFromLookup, azure.ConfigFromLookup,
+// oidc.ConfigFromLookup and static.ConfigFromLookup. The README's table lists them all.
 const (
-	// EnvProvider chooses the provider: jwt, azure, static or none.
+	// EnvProvider chooses the provider: jwt, azure, oidc, static or none.
 	EnvProvider = "TEMPORAL_AUTH_PROVIDER"
 	// EnvLeeway sets headers.Options.Leeway: how long before a token
 	// expires a new one is fetched.
@@ -35,6 +36,9 @@ const (
 	KindJWT Kind = "jwt"
 	// KindAzure gets Microsoft Entra ID tokens through MSAL (package azure).
 	KindAzure Kind = "azure"
+	// KindOIDC gets tokens from any OAuth 2.0 / OpenID Connect identity
+	// provider with the client-credentials grant (package oidc).
+	KindOIDC Kind = "oidc"
 	// KindStatic serves a fixed token or a token file (package static).
 	KindStatic Kind = "static"
 	// KindNone sends no authorization header.
@@ -87,6 +91,18 @@ var sources = []source{
 		},
 	},
 	{
+		kind: KindOIDC,
+		vars: oidc.Variables,
+		build: func(lookup func(string) (string, bool), o EnvOptions, opts headers.Options) (*headers.Provider, error) {
+			cfg, err := oidc.ConfigFromLookup(lookup)
+			if err != nil {
+				return nil, err
+			}
+			cfg.HTTPClient = o.HTTPClient
+			return oidc.NewProvider(cfg, opts)
+		},
+	},
+	{
 		kind: KindStatic,
 		vars: []string{static.EnvTokenFile, static.EnvToken},
 		build: func(lookup func(string) (string, bool), _ EnvOptions, opts headers.Options) (*headers.Provider, error) {
@@ -123,9 +139,9 @@ type EnvOptions struct {
 	// Default: the zero headers.Options, whose defaults headers documents.
 	Provider headers.Options
 
-	// HTTPClient sends the azure provider's requests to the identity
-	// provider, e.g. through a proxy or with a private CA. Default: the
-	// azure package's.
+	// HTTPClient sends the azure and oidc providers' requests to the
+	// identity provider, e.g. through a proxy or with a private CA.
+	// Default: the package's own.
 	HTTPClient *http.Client
 }
 
@@ -172,14 +188,16 @@ func (o EnvOptions) logger() *slog.Logger {
 // Load returns the token provider that the environment configures.
 //
 // TEMPORAL_AUTH_PROVIDER chooses it: jwt (tokens signed with a local
-// private key), azure (Microsoft Entra ID tokens through MSAL), static (a
-// fixed token or a token file) or none (no authorization header). When it
+// private key), azure (Microsoft Entra ID tokens through MSAL), oidc (any
+// OAuth 2.0 / OpenID Connect identity provider, client-credentials grant),
+// static (a fixed token or a token file) or none (no authorization header). When it
 // is unset, the variables present choose: TEMPORAL_JWT_* select jwt;
 // TEMPORAL_AUTH_SCOPE or AZURE_CLIENT_ID, AZURE_TENANT_ID,
 // AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
 // AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN,
 // AZURE_FEDERATED_TOKEN_FILE, AZURE_MANAGED_IDENTITY or
-// AZURE_DISABLE_INSTANCE_DISCOVERY select azure; TEMPORAL_AUTH_TOKEN or
+// AZURE_DISABLE_INSTANCE_DISCOVERY select azure; TEMPORAL_OIDC_*
+// (oidc.Variables) select oidc; TEMPORAL_AUTH_TOKEN or
 // TEMPORAL_AUTH_TOKEN_FILE select static; none of them selects none.
 // Variables of two providers are an error that names one of each. When
 // TEMPORAL_AUTH_PROVIDER is set, a TEMPORAL_ variable of another provider
@@ -195,8 +213,8 @@ func (o EnvOptions) logger() *slog.Logger {
 // expected; they never contain a token, a private key or a client secret.
 //
 // Load reads key, certificate and token files and builds the provider, but
-// fetches no token: the azure provider contacts the identity provider at
-// the first GetHeaders. Call Close on the result when done.
+// fetches no token: the azure and oidc providers contact the identity
+// provider at the first GetHeaders. Call Close on the result when done.
 func Load(o EnvOptions) (*Auth, error) {
 	c, err := choose(o.lookup())
 	if err != nil {
@@ -245,7 +263,7 @@ func choose(lookup func(string) (string, bool)) (choice, error) {
 		}
 		if !known {
 			return choice{}, &headers.ConfigError{Setting: EnvProvider,
-				Err: fmt.Errorf("%s: want jwt, azure, static or none, or leave it unset to choose from the variables present", config.Quote(v))}
+				Err: fmt.Errorf("%s: want jwt, azure, oidc, static or none, or leave it unset to choose from the variables present", config.Quote(v))}
 		}
 		for _, s := range sources {
 			if name := firstSet(s.vars); name != "" && s.kind != want {

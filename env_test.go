@@ -27,6 +27,7 @@ import (
 	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/jwtkey"
+	"github.com/temporalauth/temporalauth/oidc"
 )
 
 // Auth must satisfy the SDK's (internal) HeadersProvider interface.
@@ -371,6 +372,9 @@ func clearAuthEnv(t *testing.T) {
 	} {
 		t.Setenv(name, "")
 	}
+	for _, name := range oidc.Variables {
+		t.Setenv(name, "")
+	}
 }
 
 func TestLoadReadsProcessEnvironment(t *testing.T) {
@@ -479,7 +483,7 @@ func TestLoadErrors(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{"unknown provider", map[string]string{"TEMPORAL_AUTH_PROVIDER": " Vault "},
-			[]string{"TEMPORAL_AUTH_PROVIDER", `"Vault"`, "jwt, azure, static or none"}},
+			[]string{"TEMPORAL_AUTH_PROVIDER", `"Vault"`, "jwt, azure, oidc, static or none"}},
 		{"jwt and static auto", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_AUTH_TOKEN": token},
 			[]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE", "TEMPORAL_AUTH_TOKEN", "set TEMPORAL_AUTH_PROVIDER"}},
 		{"jwt and azure auto", map[string]string{"TEMPORAL_JWT_PERMISSIONS": "default:write", "AZURE_CLIENT_SECRET": azSecret},

@@ -26,7 +26,7 @@ type tokenFlag struct {
 var tokenCommand = &command{
 	name:     "token",
 	synopsis: "mint a token from flags or the environment and print it",
-	args:     "[--provider jwt|azure|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 10m] [--subject S] [--issuer I] [--audience A,...] [--claim-name C] [--scope S] [--export]",
+	args:     "[--provider jwt|azure|oidc|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 10m] [--subject S] [--issuer I] [--audience A,...] [--claim-name C] [--scope S] [--export]",
 	about: `
 Mints one token and prints it on standard output, and nothing else there: the
 bare token, or with --export the lines
@@ -55,8 +55,12 @@ replaces its variable:
   --scope        TEMPORAL_AUTH_SCOPE
 
 jwt signs a token with a local key (see keygen); azure acquires one from
-Microsoft Entra ID with the AZURE_* credentials; static prints the configured
-token after checking it.`,
+Microsoft Entra ID with the AZURE_* credentials; oidc acquires one from any
+OAuth 2.0 / OpenID Connect identity provider with the client-credentials
+grant (TEMPORAL_OIDC_ISSUER or TEMPORAL_OIDC_TOKEN_URL, TEMPORAL_OIDC_CLIENT_ID,
+TEMPORAL_OIDC_CLIENT_SECRET, _SECRET_FILE or TEMPORAL_OIDC_PRIVATE_KEY_FILE,
+TEMPORAL_OIDC_SCOPES, ...); static prints the configured token after
+checking it.`,
 	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
 		flags := []*tokenFlag{
 			{name: "provider", env: temporalauth.EnvProvider},
@@ -69,7 +73,7 @@ token after checking it.`,
 			{name: "scope", env: "TEMPORAL_AUTH_SCOPE", kind: "azure"},
 		}
 		usage := map[string]string{
-			"provider":    "`provider`: jwt, azure or static (default: chosen from the variables set)",
+			"provider":    "`provider`: jwt, azure, oidc or static (default: chosen from the variables set)",
 			"key":         "PEM private key `file` to sign with (jwt)",
 			"permissions": "comma-separated `NS:ROLE` grants, role read, write, worker or admin, e.g. default:write,temporal-system:read (jwt)",
 			"subject":     "the sub claim (jwt; default temporalauth)",
@@ -86,7 +90,7 @@ token after checking it.`,
 		}
 		ttl := fs.Duration("ttl", 0, "token `lifetime` (jwt; default 10m), e.g. 1h")
 		export := fs.Bool("export", false, "print shell export lines for TEMPORAL_API_KEY and TEMPORAL_CLI_AUTH instead of the bare token")
-		timeout := fs.Duration("timeout", 30*time.Second, "`timeout` for acquiring the token (azure)")
+		timeout := fs.Duration("timeout", 30*time.Second, "`timeout` for acquiring the token (azure, oidc)")
 		return func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected argument %q (flags start with --)", args[0])
@@ -128,10 +132,10 @@ func checkTokenFlags(flags []*tokenFlag, env func(string) (string, bool)) error 
 		case "provider":
 			f.value = strings.ToLower(f.value)
 			switch f.value {
-			case "jwt", "azure", "static":
+			case "jwt", "azure", "oidc", "static":
 				provider = f.value
 			default:
-				return usagef("--provider %q: want jwt, azure or static", f.value)
+				return usagef("--provider %q: want jwt, azure, oidc or static", f.value)
 			}
 		case "permissions":
 			for _, p := range strings.Split(f.value, ",") {
