@@ -25,8 +25,6 @@
 //     certificate, workload identity, managed identity.
 //   - oidc: any OAuth 2.0 / OpenID Connect identity provider (Okta, Auth0,
 //     Keycloak, Ory Hydra, Cognito, ...) with the client-credentials grant.
-//   - oidc: any OAuth 2.0 / OpenID Connect identity provider, by the
-//     client-credentials grant.
 //   - static: a fixed token, a token file re-read when it changes, and
 //     merging with other headers.
 //
