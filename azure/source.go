@@ -67,9 +67,7 @@ func NewTokenSource(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
-	}
+	cfg.Clock = config.Clock(cfg.Clock)
 	hc, own := newRecordingClient(cfg.HTTPClient)
 	var cred credential
 	switch kind {
@@ -93,30 +91,13 @@ func NewTokenSource(cfg Config) (*Source, error) {
 // cfg.Logger and cfg.Clock default to opts.Logger and opts.Clock. Invalid
 // opts are a *headers.ConfigError (see headers.Options.Validate).
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = opts.Logger
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = opts.Clock
-	}
-	src, err := NewTokenSource(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Name == "" {
-		opts.Name = src.Name()
-	}
-	return headers.New(src, opts), nil
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-func (systemClock) AfterFunc(d time.Duration, f func()) headers.Timer {
-	return time.AfterFunc(d, f)
+	cfg.Logger = config.OrDefault(cfg.Logger, opts.Logger)
+	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+		func(src *Source, opts *headers.Options) error {
+			opts.Name = config.OrDefault(opts.Name, src.Name())
+			return nil
+		})
 }
 
 // Name describes the identity, e.g. "azure client_id=<id> tenant=<tenant>"

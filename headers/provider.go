@@ -289,7 +289,7 @@ func New(src TokenSource, opts Options) *Provider {
 		p.log = slog.Default()
 	}
 	if p.clock == nil {
-		p.clock = systemClock{}
+		p.clock = SystemClock()
 	}
 	if err := opts.Validate(); err != nil {
 		p.cfgErr = fmt.Errorf("headers: provider for %s: %w", p.name, err)

@@ -82,11 +82,8 @@ func NewTokenSource(cfg Config) (*Source, error) {
 		resource:   slices.Clone(cfg.Resource),
 		allowHTTP:  cfg.AllowHTTP,
 		http:       cfg.HTTPClient,
-		now:        time.Now,
+		now:        config.Clock(cfg.Clock).Now,
 		fromEnv:    cfg.fromEnv,
-	}
-	if cfg.Clock != nil {
-		s.now = cfg.Clock.Now
 	}
 	if s.http == nil {
 		s.http, s.ownHTTP = defaultClient(), true
@@ -131,20 +128,12 @@ func defaultClient() *http.Client {
 // "oidc client_id=<id> issuer=<issuer>" (or token_url=<url>). Options
 // that headers.Options.Validate refuses are an error here, at start.
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = opts.Clock
-	}
-	src, err := NewTokenSource(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Name == "" {
-		opts.Name = src.String()
-	}
-	return headers.New(src, opts), nil
+	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+		func(src *Source, opts *headers.Options) error {
+			opts.Name = config.OrDefault(opts.Name, src.String())
+			return nil
+		})
 }
 
 // Token requests a new access token from the token endpoint, after finding

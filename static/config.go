@@ -127,12 +127,7 @@ func (c Config) check() (headers.Token, error) {
 }
 
 // now returns c's clock as a function.
-func (c Config) now() func() time.Time {
-	if c.Clock == nil {
-		return time.Now
-	}
-	return c.Clock.Now
-}
+func (c Config) now() func() time.Time { return config.Clock(c.Clock).Now }
 
 // checkExpiry returns an error wrapping ErrExpiredToken once tok's expiry
 // has come.

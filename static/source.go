@@ -158,22 +158,15 @@ func (s Source) LogValue() slog.Value {
 // (TEMPORAL_AUTH_TOKEN for a Config from ConfigFromLookup, else
 // "static.Config.Token").
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = opts.Clock
-	}
-	src, err := NewTokenSource(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Name == "" {
-		if cfg.TokenFile != "" {
-			opts.Name = fileWhat + " " + cfg.TokenFile
-		} else {
-			opts.Name = src.setting
-		}
-	}
-	return headers.New(src, opts), nil
+	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+		func(src *Source, opts *headers.Options) error {
+			if opts.Name == "" {
+				opts.Name = src.setting
+				if cfg.TokenFile != "" {
+					opts.Name = fileWhat + " " + cfg.TokenFile
+				}
+			}
+			return nil
+		})
 }

@@ -46,6 +46,32 @@ func Quote(v string) string {
 	return fmt.Sprintf("%q", v)
 }
 
+// Clock returns c, or the system clock when c is nil.
+func Clock(c headers.Clock) headers.Clock {
+	if c == nil {
+		return headers.SystemClock()
+	}
+	return c
+}
+
+// NewProvider is what every source's NewProvider does: it checks opts,
+// makes the source, lets name check it against opts and set opts.Name when
+// that is empty, and wraps it in a headers.Provider. Refusing bad Options
+// here makes a program fail at start rather than on every call.
+func NewProvider[S headers.TokenSource](opts headers.Options, newSource func() (S, error), name func(S, *headers.Options) error) (*headers.Provider, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	src, err := newSource()
+	if err != nil {
+		return nil, err
+	}
+	if err := name(src, &opts); err != nil {
+		return nil, err
+	}
+	return headers.New(src, opts), nil
+}
+
 // Names tells what errors call a source's settings: the Config field, or
 // the environment variable it was read from.
 type Names struct {
