@@ -156,11 +156,7 @@ func (s *ClaimSigner) GoString() string { return "jwtkey.ClaimSigner{" + s.Strin
 // Format prints s as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the key.
 func (s *ClaimSigner) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = fmt.Fprint(f, s.GoString())
-		return
-	}
-	_, _ = fmt.Fprint(f, s.String())
+	config.Format(f, verb, s)
 }
 
 // LogValue describes s for log/slog without its key.

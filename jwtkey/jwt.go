@@ -182,11 +182,7 @@ func (s *Source) GoString() string { return "jwtkey.Source{" + s.String() + "}" 
 // Format prints s as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the key.
 func (s *Source) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = fmt.Fprint(f, s.GoString())
-		return
-	}
-	_, _ = fmt.Fprint(f, s.String())
+	config.Format(f, verb, s)
 }
 
 // LogValue describes s for log/slog without its key: the key file, kid,

@@ -375,11 +375,7 @@ func (c Config) GoString() string { return "oidc." + c.String() }
 // Format prints c as String does (GoString for %#v) whatever the verb, so
 // that no verb prints a secret.
 func (c Config) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = fmt.Fprint(f, c.GoString())
-		return
-	}
-	_, _ = fmt.Fprint(f, c.String())
+	config.Format(f, verb, c)
 }
 
 // LogValue describes c for log/slog without its secrets.

@@ -130,11 +130,7 @@ func (s Source) GoString() string { return "static.Source{" + s.String() + "}" }
 // Format prints s as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the token.
 func (s Source) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = fmt.Fprint(f, s.GoString())
-		return
-	}
-	_, _ = fmt.Fprint(f, s.String())
+	config.Format(f, verb, s)
 }
 
 // LogValue describes s for log/slog without its token: file and poll for a

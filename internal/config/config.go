@@ -72,6 +72,20 @@ func NewProvider[S headers.TokenSource](opts headers.Options, newSource func() (
 	return headers.New(src, opts), nil
 }
 
+// Format is the Format method of the types that hold a secret: it writes
+// v's String for every verb, and its GoString for %#v, so that no verb
+// reaches a secret field.
+func Format(f fmt.State, verb rune, v interface {
+	String() string
+	GoString() string
+}) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, v.GoString())
+		return
+	}
+	_, _ = io.WriteString(f, v.String())
+}
+
 // Names tells what errors call a source's settings: the Config field, or
 // the environment variable it was read from.
 type Names struct {
