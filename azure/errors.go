@@ -15,10 +15,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/idperr"
 )
 
 // maxRecordedBody is how much of a response body is kept to explain an error.
@@ -135,7 +135,7 @@ func withExchange(ctx context.Context, ex *exchange) context.Context {
 func (ex *exchange) begin(req *http.Request) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
-	ex.rec = record{method: req.Method, url: redactURL(req.URL)}
+	ex.rec = record{method: req.Method, url: idperr.URL(req.URL)}
 }
 
 func (ex *exchange) finish(resp *http.Response, body []byte) {
@@ -155,13 +155,6 @@ func (ex *exchange) snapshot() record {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	return ex.rec
-}
-
-// redactURL returns u without query, fragment and user info.
-func redactURL(u *url.URL) string {
-	c := *u
-	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment, c.User = "", false, "", "", nil
-	return c.String()
 }
 
 // recordingClient is the HTTP client MSAL gets: it forwards to the configured
@@ -246,11 +239,11 @@ func explain(ctx context.Context, err error, ex *exchange, elapsed time.Duration
 	if errors.As(err, &ue) {
 		u := ue.URL
 		if pu, perr := url.Parse(ue.URL); perr == nil {
-			u = redactURL(pu)
+			u = idperr.URL(pu)
 		}
-		return fmt.Errorf("azure: %s %s: %w", strings.ToUpper(ue.Op), u, &scrubbedError{err: ue.Err, msg: scrub(ue.Err.Error(), secrets)})
+		return fmt.Errorf("azure: %s %s: %w", strings.ToUpper(ue.Op), u, &scrubbedError{err: ue.Err, msg: idperr.Scrub(ue.Err.Error(), secrets)})
 	}
-	return fmt.Errorf("azure: %s", scrub(err.Error(), secrets))
+	return fmt.Errorf("azure: %s", idperr.Scrub(err.Error(), secrets))
 }
 
 // scrubbedError keeps an error's identity (for errors.Is and errors.As)
@@ -310,7 +303,7 @@ func responseError(rec record, secrets []string) *ResponseError {
 		StatusCode:  rec.status,
 		ContentType: rec.contentType,
 		BodyLength:  rec.bodyLen,
-		RetryAfter:  parseRetryAfter(rec.retryAfter, time.Now()),
+		RetryAfter:  idperr.RetryAfter(rec.retryAfter, time.Now()),
 	}
 	var body struct {
 		Error            json.RawMessage `json:"error"`
@@ -347,10 +340,10 @@ func responseError(rec record, secrets []string) *ResponseError {
 	} else if len(body.ErrorCodes) > 0 {
 		re.AADSTS = "AADSTS" + strconv.Itoa(body.ErrorCodes[0])
 	}
-	re.Description = truncate(scrub(desc, secrets), maxDescription)
-	re.ErrorCode = truncate(scrub(re.ErrorCode, secrets), 100)
-	re.TraceID = truncate(body.TraceID, 100)
-	re.CorrelationID = truncate(config.OrDefault(body.CorrelationID, body.CorrelationID2), 100)
+	re.Description = idperr.Truncate(idperr.Scrub(desc, secrets), maxDescription)
+	re.ErrorCode = idperr.Truncate(idperr.Scrub(re.ErrorCode, secrets), 100)
+	re.TraceID = idperr.Truncate(body.TraceID, 100)
+	re.CorrelationID = idperr.Truncate(config.OrDefault(body.CorrelationID, body.CorrelationID2), 100)
 	return re
 }
 
@@ -412,48 +405,4 @@ func cutAADSTS(s string) (code, rest string, ok bool) {
 		return "", s, false
 	}
 	return m[1], s[len(m[0]):], true
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
-}
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return min(d, 24*time.Hour)
-		}
-	}
-	return 0
-}
-
-// jwtLike matches JWTs and fragments of them (base64url JSON starting "eyJ").
-var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_\-]{4,}(\.[A-Za-z0-9_\-]*)*`)
-
-// scrub replaces secrets and anything that looks like a JWT in s.
-func scrub(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, config.Redacted)
-		}
-	}
-	return jwtLike.ReplaceAllString(s, config.Redacted)
 }

@@ -6,22 +6,16 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/idperr"
 )
 
 // maxDescription bounds the identity provider's error description in an error.
 const maxDescription = 300
-
-// maxRetryAfter bounds a Retry-After read from an answer; the Provider caps
-// the wait further (headers.MaxRetryAfter).
-const maxRetryAfter = 24 * time.Hour
 
 // A ResponseError is an error answer from the identity provider's token
 // endpoint or discovery document: an HTTP status other than 2xx, with the
@@ -94,11 +88,11 @@ func responseError(method string, u *url.URL, resp *http.Response, body []byte, 
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	e := &ResponseError{
 		Method:      method,
-		URL:         redactURL(u),
+		URL:         idperr.URL(u),
 		StatusCode:  resp.StatusCode,
 		ContentType: ct,
 		BodyLength:  len(body),
-		RetryAfter:  parseRetryAfter(resp.Header.Get("Retry-After"), now),
+		RetryAfter:  idperr.RetryAfter(resp.Header.Get("Retry-After"), now),
 	}
 	var oe struct {
 		Error            json.RawMessage `json:"error"`
@@ -123,7 +117,7 @@ func responseError(method string, u *url.URL, resp *http.Response, body []byte, 
 // cleanCode keeps an error code only if it looks like one (RFC 6749 limits
 // them to printable ASCII without quotes and backslashes).
 func cleanCode(code string, secrets []string) string {
-	code = truncate(scrub(code, secrets), 64)
+	code = idperr.Truncate(idperr.Scrub(code, secrets), 64)
 	if strings.ContainsFunc(code, func(r rune) bool { return r < 0x20 || r > 0x7e || r == '"' || r == '\\' }) {
 		return ""
 	}
@@ -134,7 +128,7 @@ func cleanDescription(desc string, secrets []string) string {
 	if i := strings.IndexAny(desc, "\r\n"); i >= 0 {
 		desc = desc[:i]
 	}
-	return truncate(scrub(strings.TrimSpace(desc), secrets), maxDescription)
+	return idperr.Truncate(idperr.Scrub(strings.TrimSpace(desc), secrets), maxDescription)
 }
 
 // hint fills in e.Setting and e.Hint from its error code.
@@ -157,67 +151,10 @@ func (s *Source) hint(e *ResponseError) {
 	}
 }
 
-// redactURL returns u without query, fragment and user info.
-func redactURL(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	c := *u
-	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment, c.User = "", false, "", "", nil
-	return c.String()
-}
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return min(d, maxRetryAfter)
-		}
-	}
-	return 0
-}
-
 // withRetryAfter marks e for the Provider's backoff when it carries a wait.
 func withRetryAfter(e *ResponseError) error {
 	if e.RetryAfter > 0 {
 		return headers.WithRetryAfter(e, e.RetryAfter)
 	}
 	return e
-}
-
-// jwtLike matches JWTs and fragments of them (base64url JSON starting "eyJ").
-var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_\-]{4,}(\.[A-Za-z0-9_\-]*)*`)
-
-// scrub replaces secrets and anything that looks like a JWT in s.
-func scrub(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, headers.Redacted)
-			if esc := url.QueryEscape(sec); esc != sec {
-				s = strings.ReplaceAll(s, esc, headers.Redacted)
-			}
-		}
-	}
-	return jwtLike.ReplaceAllString(s, headers.Redacted)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }

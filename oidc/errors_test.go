@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/temporalauth/temporalauth/internal/idperr"
 )
 
 // FuzzResponseError checks that whatever an identity provider answers, the
@@ -29,7 +31,7 @@ func FuzzResponseError(f *testing.F) {
 				t.Fatalf("error holds the secret: %q", msg)
 			}
 		}
-		if jwtLike.MatchString(msg) {
+		if strings.Contains(msg, "eyJ") {
 			t.Fatalf("error holds something like a JWT: %q", msg)
 		}
 		if strings.ContainsAny(msg, "\r\n") {
@@ -38,7 +40,7 @@ func FuzzResponseError(f *testing.F) {
 		if len(msg) > 1000 {
 			t.Fatalf("error of %d bytes", len(msg))
 		}
-		if e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
+		if e.RetryAfter < 0 || e.RetryAfter > idperr.MaxRetryAfter {
 			t.Fatalf("RetryAfter %v", e.RetryAfter)
 		}
 	})

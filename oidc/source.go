@@ -21,6 +21,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/idperr"
 	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
@@ -203,10 +204,10 @@ func (s *Source) Token(ctx context.Context) (headers.Token, error) {
 		return headers.Token{}, s.explain(ctx, u, err, now, secrets)
 	}
 	if tok.AccessToken == "" {
-		return headers.Token{}, fmt.Errorf("oidc: POST %s: the answer holds no access_token", redactURL(u))
+		return headers.Token{}, fmt.Errorf("oidc: POST %s: the answer holds no access_token", idperr.URL(u))
 	}
 	if tt := tok.TokenType; tt != "" && !strings.EqualFold(tt, "bearer") {
-		return headers.Token{}, fmt.Errorf("oidc: POST %s: token_type %s: the Temporal server takes Bearer tokens", redactURL(u), config.Quote(tt))
+		return headers.Token{}, fmt.Errorf("oidc: POST %s: token_type %s: the Temporal server takes Bearer tokens", idperr.URL(u), config.Quote(tt))
 	}
 	return headers.Token{Value: tok.AccessToken, Expiry: expiry(tok, now)}, nil
 }
@@ -299,15 +300,15 @@ func (s *Source) explain(ctx context.Context, u *url.URL, err error, now time.Ti
 	if errors.As(err, &re) && re.Response != nil {
 		e := responseError(http.MethodPost, u, re.Response, re.Body, now, secrets)
 		if e.StatusCode >= 200 && e.StatusCode <= 299 && e.ErrorCode == "" {
-			return fmt.Errorf("oidc: POST %s: unusable %s answer of %d bytes", redactURL(u), e.ContentType, e.BodyLength)
+			return fmt.Errorf("oidc: POST %s: unusable %s answer of %d bytes", idperr.URL(u), e.ContentType, e.BodyLength)
 		}
 		s.hint(e)
 		return withRetryAfter(e)
 	}
 	if cerr := ctx.Err(); cerr != nil {
-		return fmt.Errorf("oidc: POST %s: no answer: %w", redactURL(u), cerr)
+		return fmt.Errorf("oidc: POST %s: no answer: %w", idperr.URL(u), cerr)
 	}
-	return &scrubbedError{err: err, msg: "oidc: POST " + redactURL(u) + ": " + scrub(strings.TrimPrefix(err.Error(), "oauth2: "), secrets)}
+	return &scrubbedError{err: err, msg: "oidc: POST " + idperr.URL(u) + ": " + idperr.Scrub(strings.TrimPrefix(err.Error(), "oauth2: "), secrets)}
 }
 
 // scrubbedError keeps an error's identity (for errors.Is and errors.As)
@@ -342,7 +343,7 @@ func (s *Source) tokenEndpoint(ctx context.Context) (string, error) {
 // discovery document (OpenID Connect Discovery 1.0, section 4).
 func (s *Source) discover(ctx context.Context) (string, error) {
 	u, _ := url.Parse(s.discovery)
-	where := "oidc: GET " + redactURL(u)
+	where := "oidc: GET " + idperr.URL(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.discovery, nil)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", where, err)
@@ -353,7 +354,7 @@ func (s *Source) discover(ctx context.Context) (string, error) {
 		if cerr := ctx.Err(); cerr != nil {
 			return "", fmt.Errorf("%s: no answer: %w", where, cerr)
 		}
-		return "", &scrubbedError{err: err, msg: where + ": " + scrub(err.Error(), nil)}
+		return "", &scrubbedError{err: err, msg: where + ": " + idperr.Scrub(err.Error(), nil)}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDiscoverySize+1))
