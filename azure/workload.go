@@ -2,7 +2,6 @@ package azure
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
@@ -48,13 +47,9 @@ func (c *federatedCredential) assertion(context.Context, confidential.AssertionR
 
 // read returns the trimmed content of the federated token file.
 func (c *federatedCredential) read() (string, error) {
-	data, err := config.ReadFile("federated token file", c.path, maxFederatedTokenSize)
+	tok, err := config.ReadSecretFile("federated token file", c.path, maxFederatedTokenSize)
 	if err != nil {
 		return "", err
-	}
-	tok := strings.TrimSpace(string(data))
-	if tok == "" {
-		return "", config.FileErrorf("federated token file", c.path, "empty")
 	}
 	c.mu.Lock()
 	c.last = tok

@@ -263,15 +263,7 @@ func (s *Source) clientSecret() (string, error) {
 }
 
 func (s *Source) readSecretFile() (string, error) {
-	data, err := config.ReadFile("client secret file", s.secretFile, maxSecretFileSize)
-	if err != nil {
-		return "", err
-	}
-	secret := strings.TrimSpace(string(data))
-	if secret == "" {
-		return "", config.FileErrorf("client secret file", s.secretFile, "empty")
-	}
-	return secret, nil
+	return config.ReadSecretFile("client secret file", s.secretFile, maxSecretFileSize)
 }
 
 // assertion signs a private_key_jwt client assertion for endpoint.

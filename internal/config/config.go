@@ -201,6 +201,22 @@ func ReadFile(what, path string, max int64) ([]byte, error) {
 	return data, nil
 }
 
+// ReadSecretFile returns the content of a file that holds one secret or
+// token, such as a Kubernetes secret mount, trimmed of surrounding white
+// space; a file that is empty after trimming is an error. Errors are
+// *FileError and never hold the content.
+func ReadSecretFile(what, path string, max int64) (string, error) {
+	data, err := ReadFile(what, path, max)
+	if err != nil {
+		return "", err
+	}
+	v := strings.TrimSpace(string(data))
+	if v == "" {
+		return "", FileErrorf(what, path, "empty")
+	}
+	return v, nil
+}
+
 // fsCause drops the path a *fs.PathError repeats, keeping its operation.
 func fsCause(err error) error {
 	var pe *fs.PathError
