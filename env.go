@@ -92,7 +92,8 @@ var sources = []source{
 	},
 	{
 		kind: KindOIDC,
-		vars: oidc.Variables,
+		vars: []string{oidc.EnvIssuer, oidc.EnvTokenURL, oidc.EnvClientID, oidc.EnvClientSecret, oidc.EnvClientSecretFile,
+			oidc.EnvPrivateKeyFile, oidc.EnvKeyID, oidc.EnvAuthMethod, oidc.EnvScopes, oidc.EnvAudience, oidc.EnvResource, oidc.EnvAllowHTTP},
 		build: func(lookup func(string) (string, bool), o EnvOptions, opts headers.Options) (*headers.Provider, error) {
 			cfg, err := oidc.ConfigFromLookup(lookup)
 			if err != nil {
@@ -197,7 +198,7 @@ func (o EnvOptions) logger() *slog.Logger {
 // AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN,
 // AZURE_FEDERATED_TOKEN_FILE, AZURE_MANAGED_IDENTITY or
 // AZURE_DISABLE_INSTANCE_DISCOVERY select azure; TEMPORAL_OIDC_*
-// (oidc.Variables) select oidc; TEMPORAL_AUTH_TOKEN or
+// select oidc; TEMPORAL_AUTH_TOKEN or
 // TEMPORAL_AUTH_TOKEN_FILE select static; none of them selects none.
 // Variables of two providers are an error that names one of each. When
 // TEMPORAL_AUTH_PROVIDER is set, a TEMPORAL_ variable of another provider

@@ -372,7 +372,8 @@ func clearAuthEnv(t *testing.T) {
 	} {
 		t.Setenv(name, "")
 	}
-	for _, name := range oidc.Variables {
+	for _, name := range []string{oidc.EnvIssuer, oidc.EnvTokenURL, oidc.EnvClientID, oidc.EnvClientSecret, oidc.EnvClientSecretFile,
+		oidc.EnvPrivateKeyFile, oidc.EnvKeyID, oidc.EnvAuthMethod, oidc.EnvScopes, oidc.EnvAudience, oidc.EnvResource, oidc.EnvAllowHTTP} {
 		t.Setenv(name, "")
 	}
 }

@@ -59,13 +59,6 @@ const (
 	EnvAllowHTTP        = "TEMPORAL_OIDC_ALLOW_HTTP"
 )
 
-// Variables lists every variable ConfigFromLookup reads. The root package
-// selects this source when one of the identifying ones is set.
-var Variables = []string{
-	EnvIssuer, EnvTokenURL, EnvClientID, EnvClientSecret, EnvClientSecretFile,
-	EnvPrivateKeyFile, EnvKeyID, EnvAuthMethod, EnvScopes, EnvAudience, EnvResource, EnvAllowHTTP,
-}
-
 // names names Config's settings in errors.
 var names = config.Names{Config: "oidc.Config", Env: map[string]string{
 	"Issuer":           EnvIssuer,
