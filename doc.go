@@ -23,6 +23,8 @@
 //   - jwtkey: tokens signed with a local ECDSA or RSA key, and its JWKS.
 //   - azure: Microsoft Entra ID tokens through MSAL Go: client secret,
 //     certificate, workload identity, managed identity.
+//   - oidc: any OAuth 2.0 / OpenID Connect identity provider (Okta, Auth0,
+//     Keycloak, Ory Hydra, Cognito, ...) with the client-credentials grant.
 //   - static: a fixed token, a token file re-read when it changes, and
 //     merging with other headers.
 //

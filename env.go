@@ -18,14 +18,15 @@ import (
 	"github.com/temporalauth/temporalauth/internal/tokenlog"
 	"github.com/temporalauth/temporalauth/jwtkey"
 	"github.com/temporalauth/temporalauth/metrics"
+	"github.com/temporalauth/temporalauth/oidc"
 	"github.com/temporalauth/temporalauth/static"
 )
 
 // The environment variables of the root package. Each source package
-// documents its own: jwtkey.ConfigFromLookup, azure.ConfigFromLookup and
-// static.ConfigFromLookup. The README's table lists them all.
+// documents its own: jwtkey.ConfigFromLookup, azure.ConfigFromLookup,
+// oidc.ConfigFromLookup and static.ConfigFromLookup. The README's table lists them all.
 const (
-	// EnvProvider chooses the provider: jwt, azure, static or none.
+	// EnvProvider chooses the provider: jwt, azure, oidc, static or none.
 	EnvProvider = "TEMPORAL_AUTH_PROVIDER"
 	// EnvLeeway sets headers.Options.Leeway: how long before a token
 	// expires a new one is fetched.
@@ -41,6 +42,9 @@ const (
 	KindJWT Kind = "jwt"
 	// KindAzure gets Microsoft Entra ID tokens through MSAL (package azure).
 	KindAzure Kind = "azure"
+	// KindOIDC gets tokens from any OAuth 2.0 / OpenID Connect identity
+	// provider with the client-credentials grant (package oidc).
+	KindOIDC Kind = "oidc"
 	// KindStatic serves a fixed token or a token file (package static).
 	KindStatic Kind = "static"
 	// KindNone sends no authorization header.
@@ -79,9 +83,10 @@ var sources = []source{
 	},
 	{
 		kind: KindAzure,
-		vars: []string{"TEMPORAL_AUTH_SCOPE"},
-		platform: []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
-			"AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_MANAGED_IDENTITY"},
+		vars: []string{azure.EnvScope},
+		platform: []string{azure.EnvClientID, azure.EnvTenantID, azure.EnvClientSecret, azure.EnvCertificatePath,
+			azure.EnvCertificatePassword, azure.EnvSendCertificateChain, azure.EnvFederatedTokenFile,
+			azure.EnvManagedIdentity, azure.EnvDisableInstanceDiscovery},
 		build: func(lookup func(string) (string, bool), o EnvOptions, opts headers.Options) (*headers.Provider, error) {
 			cfg, err := azure.ConfigFromLookup(lookup)
 			if err != nil {
@@ -89,6 +94,19 @@ var sources = []source{
 			}
 			cfg.HTTPClient = o.HTTPClient
 			return azure.NewProvider(cfg, opts)
+		},
+	},
+	{
+		kind: KindOIDC,
+		vars: []string{oidc.EnvIssuer, oidc.EnvTokenURL, oidc.EnvClientID, oidc.EnvClientSecret, oidc.EnvClientSecretFile,
+			oidc.EnvPrivateKeyFile, oidc.EnvKeyID, oidc.EnvAuthMethod, oidc.EnvScopes, oidc.EnvAudience, oidc.EnvResource, oidc.EnvAllowHTTP},
+		build: func(lookup func(string) (string, bool), o EnvOptions, opts headers.Options) (*headers.Provider, error) {
+			cfg, err := oidc.ConfigFromLookup(lookup)
+			if err != nil {
+				return nil, err
+			}
+			cfg.HTTPClient = o.HTTPClient
+			return oidc.NewProvider(cfg, opts)
 		},
 	},
 	{
@@ -134,9 +152,9 @@ type EnvOptions struct {
 	// MetricsHandler when the configuration sets none. Default: no metrics.
 	MetricsHandler client.MetricsHandler
 
-	// HTTPClient sends the azure provider's requests to the identity
-	// provider, e.g. through a proxy or with a private CA. Default: the
-	// azure package's.
+	// HTTPClient sends the azure and oidc providers' requests to the
+	// identity provider, e.g. through a proxy or with a private CA.
+	// Default: the package's own.
 	HTTPClient *http.Client
 }
 
@@ -149,6 +167,9 @@ func (o EnvOptions) lookup() func(string) (string, bool) {
 	}
 	return func(name string) (string, bool) {
 		v, ok := get(name)
+		if name == azure.EnvCertificatePassword {
+			return v, ok // a password is used as given, spaces included
+		}
 		return strings.TrimSpace(v), ok
 	}
 }
@@ -180,20 +201,24 @@ func (o EnvOptions) logger() *slog.Logger {
 // Load returns the token provider that the environment configures.
 //
 // TEMPORAL_AUTH_PROVIDER chooses it: jwt (tokens signed with a local
-// private key), azure (Microsoft Entra ID tokens through MSAL), static (a
-// fixed token or a token file) or none (no authorization header). When it
+// private key), azure (Microsoft Entra ID tokens through MSAL), oidc (any
+// OAuth 2.0 / OpenID Connect identity provider, client-credentials grant),
+// static (a fixed token or a token file) or none (no authorization header). When it
 // is unset, the variables present choose: TEMPORAL_JWT_* select jwt;
 // TEMPORAL_AUTH_SCOPE or AZURE_CLIENT_ID, AZURE_TENANT_ID,
 // AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
-// AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_FEDERATED_TOKEN_FILE or
-// AZURE_MANAGED_IDENTITY select azure; TEMPORAL_AUTH_TOKEN or
+// AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN,
+// AZURE_FEDERATED_TOKEN_FILE, AZURE_MANAGED_IDENTITY or
+// AZURE_DISABLE_INSTANCE_DISCOVERY select azure; TEMPORAL_OIDC_*
+// select oidc; TEMPORAL_AUTH_TOKEN or
 // TEMPORAL_AUTH_TOKEN_FILE select static; none of them selects none.
 // Variables of two providers are an error that names one of each. When
 // TEMPORAL_AUTH_PROVIDER is set, a TEMPORAL_ variable of another provider
 // is an error too, while AZURE_ variables, which Azure platforms set for
 // their own purposes, are ignored.
 //
-// Every value is trimmed of surrounding white space, and a variable that is
+// Every value but AZURE_CLIENT_CERTIFICATE_PASSWORD (a password, used as
+// given) is trimmed of surrounding white space, and a variable that is
 // empty after trimming counts as unset. Lists are comma-separated, with
 // white space around the entries ignored and no empty entry. Durations are
 // Go durations such as 30s, 5m or 1h30m, and must be positive. Errors name
@@ -201,8 +226,8 @@ func (o EnvOptions) logger() *slog.Logger {
 // expected; they never contain a token, a private key or a client secret.
 //
 // Load reads key, certificate and token files and builds the provider, but
-// fetches no token: the azure provider contacts the identity provider at
-// the first GetHeaders. Call Close on the result when done.
+// fetches no token: the azure and oidc providers contact the identity
+// provider at the first GetHeaders. Call Close on the result when done.
 func Load(o EnvOptions) (*Auth, error) {
 	c, err := choose(o.lookup())
 	if err != nil {
@@ -251,7 +276,7 @@ func choose(lookup func(string) (string, bool)) (choice, error) {
 		}
 		if !known {
 			return choice{}, &headers.ConfigError{Setting: EnvProvider,
-				Err: fmt.Errorf("%s: want jwt, azure, static or none, or leave it unset to choose from the variables present", config.Quote(v))}
+				Err: fmt.Errorf("%s: want jwt, azure, oidc, static or none, or leave it unset to choose from the variables present", config.Quote(v))}
 		}
 		for _, s := range sources {
 			if name := firstSet(s.vars); name != "" && s.kind != want {
@@ -331,12 +356,18 @@ func (c choice) build(o EnvOptions) (*Auth, error) {
 const metricsInterval = 10 * time.Second
 
 // wrap names the provider chosen, and why, in an error from its source. An
-// error about headers.Options.Leeway is given the name the leeway was set
-// by: leewayVar, or EnvOptions.Provider.Leeway.
+// error about a headers.Options field is given the name it was set by:
+// leewayVar for the leeway read from the environment, else the field of
+// EnvOptions.Provider.
 func (c choice) wrap(err error, leewayVar string) error {
 	var ce *headers.ConfigError
-	if errors.As(err, &ce) && ce.Setting == "headers.Options.Leeway" {
-		ce.Setting = config.OrDefault(leewayVar, "EnvOptions.Provider.Leeway")
+	if errors.As(err, &ce) {
+		switch {
+		case ce.Setting == "headers.Options.Leeway" && leewayVar != "":
+			ce.Setting = leewayVar
+		case strings.HasPrefix(ce.Setting, "headers.Options."):
+			ce.Setting = "EnvOptions.Provider." + strings.TrimPrefix(ce.Setting, "headers.Options.")
+		}
 	}
 	switch {
 	case !c.auto:

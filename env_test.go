@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -26,6 +27,7 @@ import (
 	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/jwtkey"
+	"github.com/temporalauth/temporalauth/oidc"
 )
 
 // Auth must satisfy the SDK's (internal) HeadersProvider interface.
@@ -370,6 +372,10 @@ func clearAuthEnv(t *testing.T) {
 	} {
 		t.Setenv(name, "")
 	}
+	for _, name := range []string{oidc.EnvIssuer, oidc.EnvTokenURL, oidc.EnvClientID, oidc.EnvClientSecret, oidc.EnvClientSecretFile,
+		oidc.EnvPrivateKeyFile, oidc.EnvKeyID, oidc.EnvAuthMethod, oidc.EnvScopes, oidc.EnvAudience, oidc.EnvResource, oidc.EnvAllowHTTP} {
+		t.Setenv(name, "")
+	}
 }
 
 func TestLoadReadsProcessEnvironment(t *testing.T) {
@@ -399,12 +405,14 @@ func newIdP(t *testing.T, secret string) (*entratest.Server, map[string]string) 
 		"AZURE_CLIENT_ID":      "worker-app",
 		"AZURE_CLIENT_SECRET":  secret,
 		"TEMPORAL_AUTH_SCOPE":  entratest.DefaultResource + "/.default",
+		// Entra ID's instance discovery does not know the local server.
+		"AZURE_DISABLE_INSTANCE_DISCOVERY": "true",
 	}
 }
 
 func idpRequests(idp *entratest.Server) int64 {
 	var n int64
-	for _, e := range []entratest.Endpoint{entratest.EndpointDiscovery, entratest.EndpointToken, entratest.EndpointKeys, entratest.EndpointManagedIdentity} {
+	for _, e := range []entratest.Endpoint{entratest.EndpointDiscovery, entratest.EndpointToken, entratest.EndpointKeys, entratest.EndpointManagedIdentity, entratest.EndpointInstanceDiscovery} {
 		n += idp.Requests(e)
 	}
 	return n
@@ -418,7 +426,7 @@ func TestLoadAzure(t *testing.T) {
 		t.Fatalf("building the azure provider sent %d requests to the identity provider; want none", n)
 	}
 	want := "azure client_id=worker-app tenant=" + idp.Tenant() + " scopes=[api://temporal-server/.default] credential=client_secret authority=" +
-		idp.AuthorityHost() + " leeway=default(min(5m,lifetime/4))"
+		idp.AuthorityHost() + " instance_discovery=off leeway=default(min(5m,lifetime/4))"
 	if got := a.String(); got != want {
 		t.Errorf("String =\n %s\nwant\n %s", got, want)
 	}
@@ -476,7 +484,7 @@ func TestLoadErrors(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{"unknown provider", map[string]string{"TEMPORAL_AUTH_PROVIDER": " Vault "},
-			[]string{"TEMPORAL_AUTH_PROVIDER", `"Vault"`, "jwt, azure, static or none"}},
+			[]string{"TEMPORAL_AUTH_PROVIDER", `"Vault"`, "jwt, azure, oidc, static or none"}},
 		{"jwt and static auto", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_AUTH_TOKEN": token},
 			[]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE", "TEMPORAL_AUTH_TOKEN", "set TEMPORAL_AUTH_PROVIDER"}},
 		{"jwt and azure auto", map[string]string{"TEMPORAL_JWT_PERMISSIONS": "default:write", "AZURE_CLIENT_SECRET": azSecret},
@@ -720,5 +728,17 @@ func TestLongValuesAreCutInErrors(t *testing.T) {
 	_, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: mapEnv(map[string]string{"TEMPORAL_AUTH_PROVIDER": long})})
 	if err == nil || strings.Contains(err.Error(), long[:100]) || !strings.Contains(err.Error(), `"...`) {
 		t.Errorf("err = %v; want the value cut short", err)
+	}
+}
+
+func TestProviderOptionsCheckedAtLoad(t *testing.T) {
+	path, _ := writeES256Key(t)
+	_, err := temporalauth.Load(temporalauth.EnvOptions{
+		Provider: headers.Options{Header: "x temporal token"},
+		Lookup:   mapEnv(map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": path}),
+	})
+	var ce *headers.ConfigError
+	if !errors.As(err, &ce) || ce.Setting != "EnvOptions.Provider.Header" {
+		t.Errorf("Load with a bad header name: err = %v; want a ConfigError for EnvOptions.Provider.Header", err)
 	}
 }

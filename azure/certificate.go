@@ -13,10 +13,17 @@ import (
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 // maxCertificateFileSize bounds the certificate file.
 const maxCertificateFileSize = 1 << 20
+
+// certificateExpiryWarning is how long before its expiry a certificate is
+// warned about when it is loaded.
+const certificateExpiryWarning = 30 * 24 * time.Hour
 
 // certificateCredential authenticates an app registration with a certificate:
 // MSAL signs a client assertion with its private key. A certificate given by
@@ -26,9 +33,21 @@ type certificateCredential struct {
 	hc       *recordingClient
 	password string
 
-	mu      sync.Mutex
-	app     *appCredential
-	version fileVersion // of CertificatePath when app was built
+	mu        sync.Mutex
+	app       *appCredential
+	version   fileVersion // of CertificatePath when app was built
+	reloading *reload     // a reload of the changed file under way, or nil
+}
+
+// reloadStarted, when set (by tests), is called as a reload begins.
+var reloadStarted func()
+
+// reload is one reload of a changed certificate file, run in its own
+// goroutine so that a Token call waits for it no longer than its context
+// allows (decrypting a key can take a second).
+type reload struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // fileVersion identifies one version of a file.
@@ -45,33 +64,17 @@ func newCertificateCredential(cfg Config, hc *recordingClient) (*certificateCred
 	return c, nil
 }
 
-// load (re)builds the MSAL client from the certificate.
-func (c *certificateCredential) load() error {
-	data, version := c.cfg.CertificatePEM, fileVersion{}
-	source := fieldNames.certificatePEM
+// what is how errors call the certificate: its file or the Config field.
+func (c *certificateCredential) what() (string, string) {
 	if c.cfg.CertificatePath != "" {
-		source = c.cfg.CertificatePath
-		info, err := os.Stat(c.cfg.CertificatePath)
-		if err != nil {
-			return &fileError{what: "certificate file", path: c.cfg.CertificatePath, err: unwrapPathError(err)}
-		}
-		if info.Size() > maxCertificateFileSize {
-			return &fileError{what: "certificate file", path: c.cfg.CertificatePath, err: fmt.Errorf("larger than %d bytes", maxCertificateFileSize)}
-		}
-		version = fileVersion{modTime: info.ModTime(), size: info.Size()}
-		if data, err = os.ReadFile(c.cfg.CertificatePath); err != nil {
-			return &fileError{what: "certificate file", path: c.cfg.CertificatePath, err: unwrapPathError(err)}
-		}
+		return "certificate file", c.cfg.CertificatePath
 	}
-	certs, key, err := parseCertificate(data, c.password)
-	if err != nil {
-		return &fileError{what: "certificate", path: source, err: err}
-	}
-	cred, err := confidential.NewCredFromCert(certs, key)
-	if err != nil {
-		return &fileError{what: "certificate", path: source, err: errors.New("the private key matches none of its certificates")}
-	}
-	app, err := newAppCredential(c.cfg, cred, c.hc)
+	return "certificate", c.cfg.name("Certificate")
+}
+
+// load builds the MSAL client from the certificate and installs it.
+func (c *certificateCredential) load() error {
+	app, version, err := c.build()
 	if err != nil {
 		return err
 	}
@@ -79,8 +82,85 @@ func (c *certificateCredential) load() error {
 	return nil
 }
 
+// build builds the MSAL client from the certificate. The private key is
+// decrypted here, once per version of the file, never per token.
+func (c *certificateCredential) build() (*appCredential, fileVersion, error) {
+	what, source := c.what()
+	data, version := c.cfg.Certificate, fileVersion{}
+	if c.cfg.CertificatePath != "" {
+		info, err := os.Stat(c.cfg.CertificatePath)
+		if err != nil {
+			_, err = config.ReadFile(what, source, maxCertificateFileSize) // the same error, in its form
+			return nil, version, err
+		}
+		version = fileVersion{modTime: info.ModTime(), size: info.Size()}
+		if data, err = config.ReadFile(what, source, maxCertificateFileSize); err != nil {
+			return nil, version, err
+		}
+	}
+	certs, key, err := parseCertificate(data, c.password, c.cfg.name("CertificatePassword"))
+	if err != nil {
+		return nil, version, &config.FileError{What: what, Path: source, Err: err}
+	}
+	leaf := matchingCertificate(certs, key)
+	if leaf < 0 {
+		return nil, version, config.FileErrorf(what, source, "the private key matches none of its %d certificates", len(certs))
+	}
+	// The certificate the key belongs to goes first: MSAL takes its
+	// thumbprint, and x5c lists the chain from it.
+	certs[0], certs[leaf] = certs[leaf], certs[0]
+	if err := c.checkValidity(what, source, certs[0]); err != nil {
+		return nil, version, err
+	}
+	cred, err := confidential.NewCredFromCert(certs, key)
+	if err != nil {
+		return nil, version, config.FileErrorf(what, source, "the private key matches none of its certificates")
+	}
+	var opts []confidential.Option
+	if c.cfg.SendCertificateChain {
+		opts = append(opts, confidential.WithX5C())
+	}
+	app, err := newAppCredential(c.cfg, cred, c.hc, opts...)
+	if err != nil {
+		return nil, version, err
+	}
+	return app, version, nil
+}
+
+// matchingCertificate returns the index of the certificate whose public key
+// is key's, or -1.
+func matchingCertificate(certs []*x509.Certificate, key *rsa.PrivateKey) int {
+	for i, cert := range certs {
+		if pub, ok := cert.PublicKey.(*rsa.PublicKey); ok && pub.Equal(&key.PublicKey) {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkValidity refuses a certificate outside its validity period, and warns
+// about one that expires within certificateExpiryWarning: Entra ID refuses
+// assertions signed with an expired certificate (AADSTS700027).
+func (c *certificateCredential) checkValidity(what, source string, cert *x509.Certificate) error {
+	now := c.cfg.Clock.Now()
+	const day = "2006-01-02 15:04:05 UTC"
+	switch {
+	case now.Before(cert.NotBefore):
+		return config.FileErrorf(what, source, "the certificate is not valid before %s (valid %s to %s)",
+			cert.NotBefore.UTC().Format(day), cert.NotBefore.UTC().Format(day), cert.NotAfter.UTC().Format(day))
+	case now.After(cert.NotAfter):
+		return config.FileErrorf(what, source, "the certificate expired on %s (valid %s to %s): renew it and register the new one with the app registration",
+			cert.NotAfter.UTC().Format(day), cert.NotBefore.UTC().Format(day), cert.NotAfter.UTC().Format(day))
+	case cert.NotAfter.Sub(now) < certificateExpiryWarning:
+		c.cfg.Logger.Warn("azure: the certificate expires soon: renew it and register the new one with the app registration",
+			"certificate", source, "not_after", cert.NotAfter.UTC(), "expires_in", cert.NotAfter.Sub(now).Round(time.Hour).String(),
+			"subject", cert.Subject.String())
+	}
+	return nil
+}
+
 func (c *certificateCredential) acquire(ctx context.Context) (result, error) {
-	app, err := c.current()
+	app, err := c.current(ctx)
 	if err != nil {
 		return result{}, err
 	}
@@ -88,35 +168,70 @@ func (c *certificateCredential) acquire(ctx context.Context) (result, error) {
 }
 
 // current returns the MSAL client, rebuilt first when the certificate file
-// has changed since it was loaded.
-func (c *certificateCredential) current() (*appCredential, error) {
+// has changed since it was loaded. It waits for the rebuild as long as ctx
+// allows; a rebuild that outlasts ctx goes on and is used by a later call.
+func (c *certificateCredential) current(ctx context.Context) (*appCredential, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cfg.CertificatePath != "" {
+	if c.cfg.CertificatePath != "" && c.reloading == nil {
 		info, err := os.Stat(c.cfg.CertificatePath)
 		if err != nil {
-			return nil, &fileError{what: "certificate file", path: c.cfg.CertificatePath, err: unwrapPathError(err)}
+			c.mu.Unlock()
+			what, source := c.what()
+			_, err = config.ReadFile(what, source, maxCertificateFileSize)
+			return nil, err
 		}
 		if (fileVersion{modTime: info.ModTime(), size: info.Size()}) != c.version {
-			if err := c.load(); err != nil {
-				return nil, err
-			}
+			r := &reload{done: make(chan struct{})}
+			c.reloading = r
+			hook := reloadStarted
+			go func() {
+				if hook != nil {
+					hook()
+				}
+				app, version, err := c.build()
+				c.mu.Lock()
+				if err == nil {
+					c.app, c.version = app, version
+				}
+				c.reloading = nil
+				c.mu.Unlock()
+				r.err = err
+				close(r.done)
+			}()
 		}
 	}
-	return c.app, nil
+	r, app := c.reloading, c.app
+	c.mu.Unlock()
+	if r == nil {
+		return app, nil
+	}
+	select {
+	case <-r.done:
+		if r.err != nil {
+			return nil, r.err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.app, nil
+	case <-ctx.Done():
+		return nil, &config.FileError{What: "certificate file", Path: c.cfg.CertificatePath,
+			Err: fmt.Errorf("changed; reloading it outlasted the token request (a later one uses it): %w", context.Cause(ctx))}
+	}
 }
 
 func (c *certificateCredential) secrets() []string { return []string{c.password} }
 
-// parseCertificate reads certificates and one RSA private key from PEM data.
-// The key may be PKCS#1, PKCS#8, or PKCS#8 encrypted with PBES2 (what
-// `openssl pkcs8 -topk8` and OpenSSL 3 write), decrypted with password.
-func parseCertificate(data []byte, password string) ([]*x509.Certificate, *rsa.PrivateKey, error) {
+// parseCertificate reads certificates and one RSA private key from a
+// PKCS#12 (.pfx) file, decrypted with password, or from PEM data, whose key
+// may be PKCS#1, PKCS#8, or PKCS#8 encrypted with PBES2 (what `openssl
+// pkcs8 -topk8` and OpenSSL 3 write), decrypted with password.
+// passwordSetting names the password in errors.
+func parseCertificate(data []byte, password, passwordSetting string) ([]*x509.Certificate, *rsa.PrivateKey, error) {
 	if !bytes.Contains(data, []byte("-----BEGIN")) {
 		if len(data) > 0 && data[0] == 0x30 {
-			return nil, nil, errors.New("not PEM (it looks like DER or a PKCS#12/.pfx file); convert it to PEM, e.g. `openssl pkcs12 -in cert.pfx -out cert.pem`")
+			return parsePKCS12(data, password, passwordSetting)
 		}
-		return nil, nil, errors.New("no PEM data found")
+		return nil, nil, errors.New("neither PEM nor PKCS#12 (.pfx)")
 	}
 	var (
 		certs     []*x509.Certificate
@@ -152,7 +267,7 @@ func parseCertificate(data []byte, password string) ([]*x509.Certificate, *rsa.P
 			default:
 				encrypted = true
 				if password == "" {
-					return nil, nil, errors.New("the private key is encrypted and no password is set (AZURE_CLIENT_CERTIFICATE_PASSWORD, Config.CertificatePassword)")
+					return nil, nil, fmt.Errorf("the private key is encrypted and %s is not set", passwordSetting)
 				}
 				key, err = decryptPKCS8(block.Bytes, password)
 			}
@@ -170,11 +285,30 @@ func parseCertificate(data []byte, password string) ([]*x509.Certificate, *rsa.P
 		return nil, nil, errors.New("no private key block")
 	}
 	if password != "" && !encrypted {
-		return nil, nil, errors.New("a password is set (AZURE_CLIENT_CERTIFICATE_PASSWORD, Config.CertificatePassword) but the private key is not encrypted; unset the password")
+		return nil, nil, fmt.Errorf("%s is set but the private key is not encrypted; unset the password", passwordSetting)
 	}
 	rsaKey, ok := key.(*rsa.PrivateKey)
 	if !ok {
 		return nil, nil, fmt.Errorf("the private key is a %T; Entra ID certificate credentials need an RSA key", key)
 	}
 	return certs, rsaKey, nil
+}
+
+// parsePKCS12 reads a PKCS#12 (.pfx) file: a certificate, its RSA private
+// key and the rest of its chain.
+func parsePKCS12(data []byte, password, passwordSetting string) ([]*x509.Certificate, *rsa.PrivateKey, error) {
+	key, cert, chain, err := pkcs12.DecodeChain(data, password)
+	switch {
+	case errors.Is(err, pkcs12.ErrIncorrectPassword) && password == "":
+		return nil, nil, fmt.Errorf("the PKCS#12 file has a password and %s is not set", passwordSetting)
+	case errors.Is(err, pkcs12.ErrIncorrectPassword):
+		return nil, nil, fmt.Errorf("%s does not decrypt the PKCS#12 file", passwordSetting)
+	case err != nil:
+		return nil, nil, fmt.Errorf("not a PKCS#12 (.pfx) file this package can read (%v); or convert it to PEM with `openssl pkcs12 -in cert.pfx -out cert.pem -nodes`", err)
+	}
+	rsaKey, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		return nil, nil, fmt.Errorf("the private key is a %T; Entra ID certificate credentials need an RSA key", key)
+	}
+	return append([]*x509.Certificate{cert}, chain...), rsaKey, nil
 }

@@ -2,6 +2,7 @@ package azure
 
 import (
 	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/des"
 	"crypto/ecdsa"
@@ -33,7 +34,7 @@ func TestCertificate(t *testing.T) {
 		setup func(cfg *Config)
 	}{
 		{"path", func(cfg *Config) { cfg.CertificatePath = writeFile(t, "cert.pem", cert.pem(t)) }},
-		{"PEM", func(cfg *Config) { cfg.CertificatePEM = cert.pem(t) }},
+		{"PEM", func(cfg *Config) { cfg.Certificate = cert.pem(t) }},
 		{"path with password", func(cfg *Config) {
 			cfg.CertificatePath = writeFile(t, "cert.pem", cert.encryptedPEM(t, testCertPassword))
 			cfg.CertificatePassword = testCertPassword
@@ -141,14 +142,14 @@ func TestOpenSSLEncryptedKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			certs, key, err := parseCertificate(data, "openssl-test-password")
+			certs, key, err := parseCertificate(data, "openssl-test-password", "AZURE_CLIENT_CERTIFICATE_PASSWORD")
 			if err != nil {
 				t.Fatalf("parseCertificate: %v", err)
 			}
 			if len(certs) != 1 || !key.PublicKey.Equal(certs[0].PublicKey) {
 				t.Fatal("the decrypted key does not match the certificate")
 			}
-			if _, _, err := parseCertificate(data, "wrong password"); !errors.Is(err, errWrongPassword) {
+			if _, _, err := parseCertificate(data, "wrong password", "AZURE_CLIENT_CERTIFICATE_PASSWORD"); !errors.Is(err, errWrongPassword) {
 				t.Errorf("wrong password: %v, want errWrongPassword", err)
 			}
 		})
@@ -169,17 +170,17 @@ func TestCertificateErrors(t *testing.T) {
 		password string
 		want     []string
 	}{
-		{"empty", nil, "", []string{"no PEM data"}},
-		{"DER or PKCS#12", []byte{0x30, 0x82, 0x01, 0x00}, "", []string{"not PEM", "openssl pkcs12"}},
+		{"empty", nil, "", []string{"neither PEM nor PKCS#12"}},
+		{"DER or PKCS#12", []byte{0x30, 0x82, 0x01, 0x00}, "", []string{"not a PKCS#12 (.pfx) file", "openssl pkcs12"}},
 		{"no key", cert.certPEM(), "", []string{"no private key"}},
 		{"no certificate", keyPEM, "", []string{"no CERTIFICATE"}},
 		{"two keys", append(cert.pem(t), keyPEM...), "", []string{"more than one private key"}},
 		{"EC key", append(cert.certPEM(), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER})...), "", []string{"RSA key"}},
 		{"legacy encryption", append(cert.certPEM(), legacy...), testCertPassword, []string{"DEK-Info", "openssl pkcs8"}},
-		{"encrypted without password", cert.encryptedPEM(t, testCertPassword), "", []string{"encrypted", "AZURE_CLIENT_CERTIFICATE_PASSWORD"}},
+		{"encrypted without password", cert.encryptedPEM(t, testCertPassword), "", []string{"encrypted", "azure.Config.CertificatePassword is not set"}},
 		{"wrong password", cert.encryptedPEM(t, testCertPassword), "not the password", []string{"wrong password"}},
-		{"password for a plain key", cert.pem(t), testCertPassword, []string{"not encrypted", "AZURE_CLIENT_CERTIFICATE_PASSWORD"}},
-		{"key of another certificate", append(other.certPEM(), keyPEM...), "", []string{"matches none of its certificates"}},
+		{"password for a plain key", cert.pem(t), testCertPassword, []string{"not encrypted", "azure.Config.CertificatePassword is set"}},
+		{"key of another certificate", append(other.certPEM(), keyPEM...), "", []string{"matches none of its 1 certificates"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			idp := newIdP(t)
@@ -284,5 +285,41 @@ func TestDecryptPKCS8Algorithms(t *testing.T) {
 				t.Fatal("decrypted another key")
 			}
 		})
+	}
+}
+
+// A Token call waits for the reload of a changed certificate file no longer
+// than its context allows; the reload goes on and a later call uses it.
+func TestCertificateReloadHonoursContext(t *testing.T) {
+	oldCert, newCert := poolCert(t, 0), poolCert(t, 1)
+	idp := newIdP(t)
+	idp.RegisterClient(entratest.Client{ID: "app-cert", Certificate: oldCert.cert})
+	cfg := appConfig(idp, "app-cert")
+	cfg.CertificatePath = writeFile(t, "cert.pem", oldCert.pem(t))
+	src := newSource(t, cfg)
+	if _, err := src.Token(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	reloadStarted = func() { <-release }
+	t.Cleanup(func() { reloadStarted = nil })
+
+	idp.RegisterClient(entratest.Client{ID: "app-cert", Certificate: newCert.cert})
+	if err := os.WriteFile(cfg.CertificatePath, newCert.pem(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(2 * time.Second)
+	if err := os.Chtimes(cfg.CertificatePath, later, later); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := src.Token(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), cfg.CertificatePath) {
+		t.Fatalf("Token during a stuck reload: %v; want the deadline, naming the file", err)
+	}
+	close(release)
+	if _, err := src.Token(testContext(t)); err != nil {
+		t.Fatalf("Token after the reload: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package azure
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -9,57 +8,90 @@ import (
 	"strings"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 // DefaultAuthorityHost is the Entra ID host of Azure's public cloud.
 const DefaultAuthorityHost = "https://login.microsoftonline.com/"
 
-// ErrInvalidConfig is matched (with errors.Is) by every error that reports a
-// missing, malformed or contradictory setting.
-var ErrInvalidConfig = errors.New("invalid configuration")
+// names names Config's settings in errors.
+var names = config.Names{Config: "azure.Config", Env: map[string]string{
+	"TenantID":                 EnvTenantID,
+	"ClientID":                 EnvClientID,
+	"Scopes":                   EnvScope,
+	"AuthorityHost":            EnvAuthorityHost,
+	"DisableInstanceDiscovery": EnvDisableInstanceDiscovery,
+	"ClientSecret":             EnvClientSecret,
+	"CertificatePath":          EnvCertificatePath,
+	"CertificatePassword":      EnvCertificatePassword,
+	"SendCertificateChain":     EnvSendCertificateChain,
+	"FederatedTokenFile":       EnvFederatedTokenFile,
+	"ManagedIdentity":          EnvManagedIdentity,
+}}
 
 // Config says which Entra ID identity asks for tokens and for what.
 //
 // Exactly one credential must be set: ClientSecret, a certificate
-// (CertificatePath or CertificatePEM, with CertificatePassword when its key is
-// encrypted), FederatedTokenFile, or ManagedIdentity. The first three
-// authenticate an app registration (TenantID and ClientID are required); a
-// managed identity needs neither.
+// (CertificatePath or Certificate, with CertificatePassword when it is a
+// PKCS#12 file with a password or its PEM key is encrypted),
+// FederatedTokenFile, or ManagedIdentity. The first three authenticate an
+// app registration (TenantID and ClientID are required); a managed identity
+// needs neither.
 //
-// String, GoString and LogValue redact the client secret, the certificate
-// and its password, so a Config may be printed or logged.
+// String, GoString, Format and LogValue redact the client secret, the
+// certificate and its password, so a Config may be printed or logged.
 type Config struct {
 	// TenantID is the directory (tenant) ID or a verified domain such as
 	// contoso.onmicrosoft.com.
 	TenantID string
 	// ClientID is the application (client) ID of the app registration.
-	// With ManagedIdentity leave it empty (or equal to the identity's client ID).
+	// With ManagedIdentity leave it empty (or equal to the identity's client
+	// ID).
 	ClientID string
-	// Scopes are the scopes to ask for: for the client-credentials flow the
-	// Temporal server's application ID URI followed by "/.default", such as
-	// "api://temporal-server/.default". Managed identity takes exactly one.
+	// Scopes are the scopes to ask for: for an app registration exactly one
+	// resource's .default scope, the Temporal server's application ID URI
+	// followed by "/.default", such as "api://temporal-server/.default"
+	// (Entra ID refuses two .default scopes in one request). Managed
+	// identity takes exactly one.
 	Scopes []string
-	// AuthorityHost is the Entra ID host, DefaultAuthorityHost when empty.
-	// Sovereign clouds use their own, such as https://login.microsoftonline.us/
-	// or https://login.chinacloudapi.cn/. It must be an https URL of a host
-	// without a path. Managed identity ignores it.
+	// AuthorityHost is the Entra ID host: an https URL of a host without a
+	// path. Sovereign clouds use their own, such as
+	// https://login.microsoftonline.us/ or https://login.chinacloudapi.cn/.
+	// Managed identity ignores it. Default: DefaultAuthorityHost.
 	AuthorityHost string
+	// DisableInstanceDiscovery turns off authority validation. With it off
+	// (the default), MSAL asks Entra ID's instance discovery
+	// (https://login.microsoftonline.com/common/discovery/instance) whether
+	// an AuthorityHost outside Microsoft's own list is a trusted Entra ID
+	// host, and refuses it before any credential is sent there: a
+	// mistyped host never receives the client secret or assertion. Set it
+	// only for a private cloud or an identity provider that Entra ID does
+	// not know, such as a local test server. Default: false.
+	DisableInstanceDiscovery bool
 	// HTTPClient sends the requests to the identity provider (for proxies,
-	// custom TLS, tests). When nil, a client with its own copy of
-	// http.DefaultTransport is used (it honors HTTPS_PROXY and NO_PROXY).
+	// custom TLS, tests). Default: a client with its own copy of
+	// http.DefaultTransport (which honours HTTPS_PROXY and NO_PROXY).
 	HTTPClient *http.Client
 
 	// ClientSecret is a client secret of the app registration.
 	ClientSecret string
-	// CertificatePath is a PEM file holding the certificate registered with
-	// the app registration and its RSA private key (PKCS#1, PKCS#8, or
-	// PKCS#8 encrypted with PBES2, as OpenSSL writes it). The file is read again when it
-	// changes, so a certificate renewed in place is picked up.
+	// CertificatePath is a file holding the certificate registered with the
+	// app registration and its RSA private key: PKCS#12 (.pfx, as Key Vault
+	// exports it) or PEM (the key PKCS#1, PKCS#8, or PKCS#8 encrypted with
+	// PBES2 as OpenSSL writes it). It is read when the Source is built and
+	// again when it changes, so a certificate renewed in place is picked up.
+	// An expired or not yet valid certificate is refused; one that expires
+	// within 30 days is warned about through Logger.
 	CertificatePath string
-	// CertificatePEM is the same content as CertificatePath, given directly.
-	CertificatePEM []byte
-	// CertificatePassword decrypts an encrypted private key.
+	// Certificate is the same content as CertificatePath, given directly.
+	Certificate []byte
+	// CertificatePassword is the password of a PKCS#12 file, or decrypts an
+	// encrypted PEM private key. It is used as given, spaces included.
 	CertificatePassword string
+	// SendCertificateChain sends the certificate chain (the x5c header) with
+	// each assertion, for subject name and issuer authentication.
+	// Default: false.
+	SendCertificateChain bool
 	// FederatedTokenFile is a file holding a token from a trusted issuer,
 	// presented as the client assertion (workload identity federation, as
 	// on AKS). It is read again for every token request, so a rotated file
@@ -68,30 +100,15 @@ type Config struct {
 	// ManagedIdentity selects an Azure managed identity: SystemAssigned() or
 	// UserAssignedClientID / UserAssignedObjectID / UserAssignedResourceID.
 	ManagedIdentity ManagedIdentity
-}
 
-// settingNames are the names errors use for Config's fields: the field names
-// for a Config built in code, the environment variables for ConfigFromEnv.
-type settingNames struct {
-	tenantID, clientID, scopes, authorityHost, clientSecret, certificatePath,
-	certificatePEM, certificatePassword, federatedTokenFile, managedIdentity string
-	// selectUserAssigned tells how to use the client ID setting as a
-	// user-assigned managed identity.
-	selectUserAssigned string
-}
+	// Logger receives warnings, such as a certificate that expires soon.
+	// Default: slog.Default(); NewProvider uses its headers.Options.Logger.
+	Logger *slog.Logger
+	// Clock tells the time the certificate's validity is checked against.
+	// Default: the system clock; NewProvider uses its headers.Options.Clock.
+	Clock headers.Clock
 
-var fieldNames = settingNames{
-	tenantID:            "Config.TenantID",
-	clientID:            "Config.ClientID",
-	scopes:              "Config.Scopes",
-	authorityHost:       "Config.AuthorityHost",
-	clientSecret:        "Config.ClientSecret",
-	certificatePath:     "Config.CertificatePath",
-	certificatePEM:      "Config.CertificatePEM",
-	certificatePassword: "Config.CertificatePassword",
-	federatedTokenFile:  "Config.FederatedTokenFile",
-	managedIdentity:     "Config.ManagedIdentity",
-	selectUserAssigned:  "set Config.ManagedIdentity to UserAssignedClientID(id)",
+	fromEnv bool // read by ConfigFromLookup: errors name variables
 }
 
 // credentialKind is the credential a valid Config selects.
@@ -104,73 +121,92 @@ const (
 	kindManagedIdentity
 )
 
-// configError reports a bad setting; it matches ErrInvalidConfig.
-type configError struct{ msg string }
-
-func (e *configError) Error() string        { return "azure: invalid configuration: " + e.msg }
-func (e *configError) Is(target error) bool { return target == ErrInvalidConfig }
-
-func invalid(format string, args ...any) error {
-	return &configError{msg: fmt.Sprintf(format, args...)}
+// String is the name descriptions give the credential.
+func (k credentialKind) String() string {
+	switch k {
+	case kindSecret:
+		return "client_secret"
+	case kindCertificate:
+		return "certificate"
+	case kindFederated:
+		return "workload_identity"
+	case kindManagedIdentity:
+		return "managed_identity"
+	}
+	return "none"
 }
 
-// validate checks c and returns the credential it selects. Errors name the
-// settings as n says.
-func (c Config) validate(n settingNames) (credentialKind, error) {
-	if c.CertificatePath != "" && len(c.CertificatePEM) > 0 {
-		return 0, invalid("%s and %s are both set: give the certificate one way", n.certificatePath, n.certificatePEM)
+// name returns what errors call field.
+func (c Config) name(field string) string { return names.Of(field, c.fromEnv) }
+
+// errorf returns a *headers.ConfigError for field.
+func (c Config) errorf(field, format string, args ...any) error {
+	return names.Errorf(c.fromEnv, field, format, args...)
+}
+
+// validate checks c and returns the credential it selects. Errors are
+// *headers.ConfigError.
+func (c Config) validate() (credentialKind, error) {
+	if c.CertificatePath != "" && len(c.Certificate) > 0 {
+		return 0, c.errorf("CertificatePath", "%s and %s are both set: give the certificate one way", c.name("CertificatePath"), c.name("Certificate"))
 	}
 	var set []string
 	var kind credentialKind
+	var field string
+	add := func(f string, k credentialKind) {
+		set, kind, field = append(set, c.name(f)), k, f
+	}
 	if c.ClientSecret != "" {
-		set, kind = append(set, n.clientSecret), kindSecret
+		add("ClientSecret", kindSecret)
 	}
 	if c.CertificatePath != "" {
-		set, kind = append(set, n.certificatePath), kindCertificate
+		add("CertificatePath", kindCertificate)
 	}
-	if len(c.CertificatePEM) > 0 {
-		set, kind = append(set, n.certificatePEM), kindCertificate
+	if len(c.Certificate) > 0 {
+		add("Certificate", kindCertificate)
 	}
 	if c.FederatedTokenFile != "" {
-		set, kind = append(set, n.federatedTokenFile), kindFederated
+		add("FederatedTokenFile", kindFederated)
 	}
 	if !c.ManagedIdentity.IsZero() {
-		set, kind = append(set, n.managedIdentity), kindManagedIdentity
+		add("ManagedIdentity", kindManagedIdentity)
 	}
 	switch {
 	case len(set) == 0:
-		return 0, invalid("no credential: set one of %s, %s, %s or %s",
-			n.clientSecret, n.certificatePath, n.federatedTokenFile, n.managedIdentity)
+		return 0, c.errorf("ClientSecret", "no credential: set one of %s, %s, %s or %s",
+			c.name("ClientSecret"), c.name("CertificatePath"), c.name("FederatedTokenFile"), c.name("ManagedIdentity"))
 	case len(set) > 1:
-		return 0, invalid("%s are set: set exactly one credential", joinAnd(set))
+		return 0, c.errorf(field, "%s are set: set exactly one credential", joinAnd(set))
 	}
 	if c.CertificatePassword != "" && kind != kindCertificate {
-		return 0, invalid("%s is set but no certificate is: set %s too, or unset the password",
-			n.certificatePassword, n.certificatePath)
+		return 0, c.errorf("CertificatePassword", "set but no certificate is: set %s too, or unset the password", c.name("CertificatePath"))
 	}
-	if err := validateScopes(c.Scopes, kind, n); err != nil {
+	if c.SendCertificateChain && kind != kindCertificate {
+		return 0, c.errorf("SendCertificateChain", "set but no certificate is: the chain is sent with a certificate credential only")
+	}
+	if err := c.validateScopes(kind); err != nil {
 		return 0, err
 	}
-	if _, err := authorityHostURL(c.AuthorityHost, n); err != nil {
+	if _, err := c.authorityHostURL(); err != nil {
 		return 0, err
 	}
 	if kind == kindManagedIdentity {
-		if err := c.ManagedIdentity.validate(c.ClientID, n); err != nil {
+		if err := c.ManagedIdentity.validate(c); err != nil {
 			return 0, err
 		}
 		return kind, nil
 	}
 	if c.TenantID == "" {
-		return 0, invalid("%s is not set: set it to the directory (tenant) ID", n.tenantID)
+		return 0, c.errorf("TenantID", "not set: set it to the directory (tenant) ID")
 	}
 	if !validTenant(c.TenantID) {
-		return 0, invalid("%s %q: a tenant ID is a GUID or a domain name (letters, digits, '-' and '.')", n.tenantID, c.TenantID)
+		return 0, c.errorf("TenantID", "%s: a tenant ID is a GUID or a domain name (letters, digits, '-' and '.')", config.Quote(c.TenantID))
 	}
 	if c.ClientID == "" {
-		return 0, invalid("%s is not set: set it to the application (client) ID of the app registration", n.clientID)
+		return 0, c.errorf("ClientID", "not set: set it to the application (client) ID of the app registration")
 	}
-	if strings.ContainsFunc(c.ClientID, isSpaceOrControl) {
-		return 0, invalid("%s %q contains white space", n.clientID, c.ClientID)
+	if config.HasSpaceOrControl(c.ClientID) {
+		return 0, c.errorf("ClientID", "%s contains white space", config.Quote(c.ClientID))
 	}
 	return kind, nil
 }
@@ -183,27 +219,30 @@ func joinAnd(names []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-func validateScopes(scopes []string, kind credentialKind, n settingNames) error {
-	if len(scopes) == 0 {
-		return invalid("%s is empty: set it to the Temporal server's application ID URI followed by /.default, such as api://temporal-server/.default", n.scopes)
+func (c Config) validateScopes(kind credentialKind) error {
+	if len(c.Scopes) == 0 {
+		return c.errorf("Scopes", "empty: set it to the Temporal server's application ID URI followed by /.default, such as api://temporal-server/.default")
 	}
-	for _, s := range scopes {
+	for _, s := range c.Scopes {
 		switch {
 		case s == "":
-			return invalid("%s holds an empty scope", n.scopes)
-		case strings.ContainsFunc(s, isSpaceOrControl):
-			return invalid("%s: scope %q contains white space", n.scopes, s)
+			return c.errorf("Scopes", "holds an empty scope")
+		case config.HasSpaceOrControl(s):
+			return c.errorf("Scopes", "scope %s contains white space", config.Quote(s))
 		case kind != kindManagedIdentity && !strings.HasSuffix(s, "/.default"):
-			return invalid("%s: scope %q does not end in /.default: the client-credentials flow asks for a resource's .default scope, such as api://temporal-server/.default", n.scopes, s)
+			return c.errorf("Scopes", "scope %s does not end in /.default: the client-credentials flow asks for a resource's .default scope, such as api://temporal-server/.default", config.Quote(s))
 		}
 	}
-	if kind == kindManagedIdentity && len(scopes) != 1 {
-		return invalid("%s holds %d scopes: a managed identity asks for exactly one resource", n.scopes, len(scopes))
+	switch {
+	case kind == kindManagedIdentity && len(c.Scopes) != 1:
+		return c.errorf("Scopes", "holds %d scopes: a managed identity asks for exactly one resource", len(c.Scopes))
+	case len(c.Scopes) != 1:
+		// Entra ID answers AADSTS70011 for two .default scopes: a token is
+		// for one resource.
+		return c.errorf("Scopes", "holds %d .default scopes: a token is for one resource, so give only the Temporal server's, such as api://temporal-server/.default", len(c.Scopes))
 	}
 	return nil
 }
-
-func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
 
 // validTenant reports whether t looks like a tenant ID or domain.
 func validTenant(t string) bool {
@@ -215,21 +254,18 @@ func validTenant(t string) bool {
 	return t != ""
 }
 
-// authorityHostURL parses the authority host setting (DefaultAuthorityHost
-// when empty).
-func authorityHostURL(host string, n settingNames) (*url.URL, error) {
-	if host == "" {
-		host = DefaultAuthorityHost
-	}
+// authorityHostURL parses AuthorityHost (DefaultAuthorityHost when empty).
+func (c Config) authorityHostURL() (*url.URL, error) {
+	host := config.OrDefault(c.AuthorityHost, DefaultAuthorityHost)
 	u, err := url.Parse(host)
 	if err != nil || u.Host == "" || u.Scheme == "" {
-		return nil, invalid("%s %q is not a URL such as %s", n.authorityHost, host, DefaultAuthorityHost)
+		return nil, c.errorf("AuthorityHost", "%s is not a URL such as %s", config.Quote(host), DefaultAuthorityHost)
 	}
 	if !strings.EqualFold(u.Scheme, "https") {
-		return nil, invalid("%s %q: the identity provider must be reached over https, not %s", n.authorityHost, host, u.Scheme)
+		return nil, c.errorf("AuthorityHost", "%s: the identity provider must be reached over https, not %s", config.Quote(host), u.Scheme)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
-		return nil, invalid("%s %q: give only a scheme and host, such as %s", n.authorityHost, host, DefaultAuthorityHost)
+		return nil, c.errorf("AuthorityHost", "%s: give only a scheme and host, such as %s", config.Quote(host), DefaultAuthorityHost)
 	}
 	return u, nil
 }
@@ -261,6 +297,10 @@ var quotedSettings = map[string]bool{
 // GoString is String, for %#v.
 func (c Config) GoString() string { return c.String() }
 
+// Format prints c as String does whatever the verb, so that no verb
+// prints a secret.
+func (c Config) Format(f fmt.State, verb rune) { _, _ = fmt.Fprint(f, c.String()) }
+
 // LogValue describes c for log/slog with its secrets redacted.
 func (c Config) LogValue() slog.Value { return slog.GroupValue(c.attrs()...) }
 
@@ -272,9 +312,14 @@ func (c Config) attrs() []slog.Attr {
 			out = append(out, slog.String(k, v))
 		}
 	}
+	flag := func(k string, set bool) {
+		if set {
+			out = append(out, slog.Bool(k, true))
+		}
+	}
 	secret := func(k string, set bool) {
 		if set {
-			out = append(out, slog.String(k, headers.Redacted))
+			out = append(out, slog.String(k, config.Redacted))
 		}
 	}
 	str("TenantID", c.TenantID)
@@ -283,13 +328,15 @@ func (c Config) attrs() []slog.Attr {
 		out = append(out, slog.Any("Scopes", append([]string(nil), c.Scopes...)))
 	}
 	str("AuthorityHost", c.AuthorityHost)
+	flag("DisableInstanceDiscovery", c.DisableInstanceDiscovery)
 	if c.HTTPClient != nil {
 		out = append(out, slog.String("HTTPClient", "set"))
 	}
 	secret("ClientSecret", c.ClientSecret != "")
 	str("CertificatePath", c.CertificatePath)
-	secret("CertificatePEM", len(c.CertificatePEM) > 0)
+	secret("Certificate", len(c.Certificate) > 0)
 	secret("CertificatePassword", c.CertificatePassword != "")
+	flag("SendCertificateChain", c.SendCertificateChain)
 	str("FederatedTokenFile", c.FederatedTokenFile)
 	if !c.ManagedIdentity.IsZero() {
 		out = append(out, slog.String("ManagedIdentity", c.ManagedIdentity.String()))

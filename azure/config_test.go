@@ -14,6 +14,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 const (
@@ -36,45 +37,45 @@ func TestConfigValidate(t *testing.T) {
 		want []string // substrings of the error; nil means valid
 	}{
 		{"client secret", base, nil},
-		{"certificate PEM", with(func(c *Config) { c.ClientSecret, c.CertificatePEM = "", []byte("pem") }), nil},
+		{"certificate PEM", with(func(c *Config) { c.ClientSecret, c.Certificate = "", []byte("pem") }), nil},
 		{"federated", with(func(c *Config) { c.ClientSecret, c.FederatedTokenFile = "", "/token" }), nil},
 		{"system-assigned", Config{ManagedIdentity: SystemAssigned(), Scopes: []string{"api://temporal-server"}}, nil},
 		{"user-assigned with matching client ID", Config{ClientID: client, ManagedIdentity: UserAssignedClientID(client), Scopes: []string{scope}}, nil},
 		{"sovereign cloud", with(func(c *Config) { c.AuthorityHost = "https://login.microsoftonline.us" }), nil},
 		{"domain tenant", with(func(c *Config) { c.TenantID = "contoso.onmicrosoft.com" }), nil},
 
-		{"no credential", with(func(c *Config) { c.ClientSecret = "" }), []string{"no credential", "Config.ClientSecret", "Config.CertificatePath", "Config.FederatedTokenFile", "Config.ManagedIdentity"}},
-		{"secret and certificate", with(func(c *Config) { c.CertificatePath = "/c.pem" }), []string{"Config.ClientSecret and Config.CertificatePath are set", "exactly one"}},
-		{"three credentials", with(func(c *Config) { c.FederatedTokenFile, c.ManagedIdentity = "/t", SystemAssigned() }), []string{"Config.ClientSecret, Config.FederatedTokenFile and Config.ManagedIdentity"}},
-		{"certificate path and PEM", with(func(c *Config) { c.ClientSecret, c.CertificatePath, c.CertificatePEM = "", "/c.pem", []byte("x") }), []string{"Config.CertificatePath and Config.CertificatePEM"}},
-		{"password without certificate", with(func(c *Config) { c.CertificatePassword = "pw" }), []string{"Config.CertificatePassword", "no certificate"}},
-		{"no scope", with(func(c *Config) { c.Scopes = nil }), []string{"Config.Scopes is empty", "/.default"}},
+		{"no credential", with(func(c *Config) { c.ClientSecret = "" }), []string{"no credential", "azure.Config.ClientSecret", "azure.Config.CertificatePath", "azure.Config.FederatedTokenFile", "azure.Config.ManagedIdentity"}},
+		{"secret and certificate", with(func(c *Config) { c.CertificatePath = "/c.pem" }), []string{"azure.Config.ClientSecret and azure.Config.CertificatePath are set", "exactly one"}},
+		{"three credentials", with(func(c *Config) { c.FederatedTokenFile, c.ManagedIdentity = "/t", SystemAssigned() }), []string{"azure.Config.ClientSecret, azure.Config.FederatedTokenFile and azure.Config.ManagedIdentity"}},
+		{"certificate path and PEM", with(func(c *Config) { c.ClientSecret, c.CertificatePath, c.Certificate = "", "/c.pem", []byte("x") }), []string{"azure.Config.CertificatePath and azure.Config.Certificate"}},
+		{"password without certificate", with(func(c *Config) { c.CertificatePassword = "pw" }), []string{"azure.Config.CertificatePassword", "no certificate"}},
+		{"no scope", with(func(c *Config) { c.Scopes = nil }), []string{"azure.Config.Scopes: empty", "/.default"}},
 		{"empty scope", with(func(c *Config) { c.Scopes = []string{""} }), []string{"empty scope"}},
 		{"scope with space", with(func(c *Config) { c.Scopes = []string{"api://x/.default api://y/.default"} }), []string{"white space"}},
 		{"scope without .default", with(func(c *Config) { c.Scopes = []string{"api://temporal-server"} }), []string{"does not end in /.default"}},
 		{"managed identity with two scopes", Config{ManagedIdentity: SystemAssigned(), Scopes: []string{"a", "b"}}, []string{"exactly one resource"}},
-		{"no tenant", with(func(c *Config) { c.TenantID = "" }), []string{"Config.TenantID is not set"}},
-		{"bad tenant", with(func(c *Config) { c.TenantID = "contoso/evil" }), []string{"Config.TenantID", "contoso/evil"}},
-		{"no client", with(func(c *Config) { c.ClientID = "" }), []string{"Config.ClientID is not set"}},
-		{"client with space", with(func(c *Config) { c.ClientID = "a b" }), []string{"Config.ClientID", "white space"}},
-		{"http authority", with(func(c *Config) { c.AuthorityHost = "http://login.microsoftonline.com/" }), []string{"Config.AuthorityHost", "https"}},
-		{"authority with path", with(func(c *Config) { c.AuthorityHost = "https://login.microsoftonline.com/tenant" }), []string{"Config.AuthorityHost", "only a scheme and host"}},
-		{"authority not a URL", with(func(c *Config) { c.AuthorityHost = "login.microsoftonline.com" }), []string{"Config.AuthorityHost", "not a URL"}},
-		{"http authority with managed identity", Config{ManagedIdentity: SystemAssigned(), Scopes: []string{"r"}, AuthorityHost: "http://x"}, []string{"Config.AuthorityHost"}},
-		{"empty user-assigned ID", Config{ManagedIdentity: UserAssignedObjectID(" "), Scopes: []string{"r"}}, []string{"Config.ManagedIdentity", "empty ID"}},
-		{"client ID with system-assigned", Config{ClientID: client, ManagedIdentity: SystemAssigned(), Scopes: []string{"r"}}, []string{"Config.ClientID", "system-assigned", "UserAssignedClientID"}},
-		{"client ID contradicting identity", Config{ClientID: client, ManagedIdentity: UserAssignedObjectID("other"), Scopes: []string{"r"}}, []string{"Config.ClientID", "contradicts"}},
+		{"no tenant", with(func(c *Config) { c.TenantID = "" }), []string{"azure.Config.TenantID: not set"}},
+		{"bad tenant", with(func(c *Config) { c.TenantID = "contoso/evil" }), []string{"azure.Config.TenantID", "contoso/evil"}},
+		{"no client", with(func(c *Config) { c.ClientID = "" }), []string{"azure.Config.ClientID: not set"}},
+		{"client with space", with(func(c *Config) { c.ClientID = "a b" }), []string{"azure.Config.ClientID", "white space"}},
+		{"http authority", with(func(c *Config) { c.AuthorityHost = "http://login.microsoftonline.com/" }), []string{"azure.Config.AuthorityHost", "https"}},
+		{"authority with path", with(func(c *Config) { c.AuthorityHost = "https://login.microsoftonline.com/tenant" }), []string{"azure.Config.AuthorityHost", "only a scheme and host"}},
+		{"authority not a URL", with(func(c *Config) { c.AuthorityHost = "login.microsoftonline.com" }), []string{"azure.Config.AuthorityHost", "not a URL"}},
+		{"http authority with managed identity", Config{ManagedIdentity: SystemAssigned(), Scopes: []string{"r"}, AuthorityHost: "http://x"}, []string{"azure.Config.AuthorityHost"}},
+		{"empty user-assigned ID", Config{ManagedIdentity: UserAssignedObjectID(" "), Scopes: []string{"r"}}, []string{"azure.Config.ManagedIdentity", "empty ID"}},
+		{"client ID with system-assigned", Config{ClientID: client, ManagedIdentity: SystemAssigned(), Scopes: []string{"r"}}, []string{"azure.Config.ClientID", "system-assigned", "UserAssignedClientID"}},
+		{"client ID contradicting identity", Config{ClientID: client, ManagedIdentity: UserAssignedObjectID("other"), Scopes: []string{"r"}}, []string{"azure.Config.ClientID", "contradicts"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.cfg.validate(fieldNames)
+			_, err := tc.cfg.validate()
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("validate: %v", err)
 				}
 				return
 			}
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("validate: %v, want ErrInvalidConfig", err)
+			if !isConfigError(err) {
+				t.Fatalf("validate: %v, want a *headers.ConfigError", err)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
@@ -82,7 +83,7 @@ func TestConfigValidate(t *testing.T) {
 				}
 			}
 			assertClean(t, err.Error(), "pw")
-			if _, err := NewTokenSource(tc.cfg); !errors.Is(err, ErrInvalidConfig) {
+			if _, err := NewTokenSource(tc.cfg); !isConfigError(err) {
 				t.Errorf("NewTokenSource accepted what validate refused: %v", err)
 			}
 		})
@@ -113,9 +114,10 @@ func TestConfigFromLookup(t *testing.T) {
 			want: Config{TenantID: tenant, ClientID: client, FederatedTokenFile: "/var/run/secrets/azure/tokens/azure-identity-token", AuthorityHost: "https://login.microsoftonline.com/", Scopes: []string{scope}},
 		},
 		{
-			name: "several scopes",
-			env:  map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "TEMPORAL_AUTH_SCOPE": scope + ", ,api://other/.default,"},
-			want: Config{TenantID: tenant, ClientID: client, ClientSecret: "x", Scopes: []string{scope, "api://other/.default"}},
+			name: "password used as given",
+			env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_CERTIFICATE_PATH": "/etc/cert.pfx",
+				"AZURE_CLIENT_CERTIFICATE_PASSWORD": " pw ", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN": "true", "AZURE_DISABLE_INSTANCE_DISCOVERY": "1", "TEMPORAL_AUTH_SCOPE": scope},
+			want: Config{TenantID: tenant, ClientID: client, CertificatePath: "/etc/cert.pfx", CertificatePassword: " pw ", SendCertificateChain: true, DisableInstanceDiscovery: true, Scopes: []string{scope}},
 		},
 		{
 			name: "system-assigned managed identity, tenant ignored",
@@ -144,19 +146,22 @@ func TestConfigFromLookup(t *testing.T) {
 		},
 
 		{name: "nothing set", env: map[string]string{}, errs: []string{"no credential", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_MANAGED_IDENTITY"}},
-		{name: "no scope", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x"}, errs: []string{"TEMPORAL_AUTH_SCOPE is empty"}},
-		{name: "only commas in scope", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "TEMPORAL_AUTH_SCOPE": " , "}, errs: []string{"TEMPORAL_AUTH_SCOPE is empty"}},
-		{name: "no tenant", env: map[string]string{"AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_TENANT_ID is not set"}},
-		{name: "no client", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_SECRET": "x", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_ID is not set"}},
+		{name: "no scope", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x"}, errs: []string{"TEMPORAL_AUTH_SCOPE: empty"}},
+		{name: "only commas in scope", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "TEMPORAL_AUTH_SCOPE": " , "}, errs: []string{"TEMPORAL_AUTH_SCOPE", "empty"}},
+		{name: "several .default scopes", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "TEMPORAL_AUTH_SCOPE": scope + ",api://other/.default"}, errs: []string{"TEMPORAL_AUTH_SCOPE", "2 .default scopes", "one resource"}},
+		{name: "chain flag not a boolean", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_CERTIFICATE_PATH": "/c", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN": "yes please", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "boolean"}},
+		{name: "chain without certificate", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN": "true", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "no certificate"}},
+		{name: "no tenant", env: map[string]string{"AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_TENANT_ID: not set"}},
+		{name: "no client", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_SECRET": "x", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_ID: not set"}},
 		{name: "secret and certificate", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "AZURE_CLIENT_CERTIFICATE_PATH": "/c", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_SECRET and AZURE_CLIENT_CERTIFICATE_PATH are set"}},
 		{name: "secret and managed identity", env: map[string]string{"AZURE_MANAGED_IDENTITY": "system", "AZURE_CLIENT_SECRET": "x", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_SECRET and AZURE_MANAGED_IDENTITY are set"}},
-		{name: "password without certificate", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "AZURE_CLIENT_CERTIFICATE_PASSWORD": "pw", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_CERTIFICATE_PASSWORD is set", "AZURE_CLIENT_CERTIFICATE_PATH"}},
+		{name: "password without certificate", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "AZURE_CLIENT_CERTIFICATE_PASSWORD": "pw", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_CERTIFICATE_PASSWORD: set but no certificate", "AZURE_CLIENT_CERTIFICATE_PATH"}},
 		{name: "http authority host", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "AZURE_AUTHORITY_HOST": "http://login.microsoftonline.com/", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_AUTHORITY_HOST", "https"}},
 		{name: "scope without .default", env: map[string]string{"AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": client, "AZURE_CLIENT_SECRET": "x", "TEMPORAL_AUTH_SCOPE": "api://temporal-server"}, errs: []string{"TEMPORAL_AUTH_SCOPE", "/.default"}},
 		{name: "unknown managed identity kind", env: map[string]string{"AZURE_MANAGED_IDENTITY": "yes", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_MANAGED_IDENTITY", `"yes"`, "system, user"}},
-		{name: "user without client ID", env: map[string]string{"AZURE_MANAGED_IDENTITY": "user", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_MANAGED_IDENTITY=user needs AZURE_CLIENT_ID"}},
+		{name: "user without client ID", env: map[string]string{"AZURE_MANAGED_IDENTITY": "user", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_MANAGED_IDENTITY: user needs AZURE_CLIENT_ID"}},
 		{name: "empty identity ID", env: map[string]string{"AZURE_MANAGED_IDENTITY": "client_id=", "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_MANAGED_IDENTITY", "empty"}},
-		{name: "system with client ID", env: map[string]string{"AZURE_MANAGED_IDENTITY": "system", "AZURE_CLIENT_ID": client, "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_ID is set", "AZURE_MANAGED_IDENTITY=user"}},
+		{name: "system with client ID", env: map[string]string{"AZURE_MANAGED_IDENTITY": "system", "AZURE_CLIENT_ID": client, "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_ID: set but", "AZURE_MANAGED_IDENTITY=user"}},
 		{name: "client ID contradicting identity", env: map[string]string{"AZURE_MANAGED_IDENTITY": "client_id=other", "AZURE_CLIENT_ID": client, "TEMPORAL_AUTH_SCOPE": scope}, errs: []string{"AZURE_CLIENT_ID", "contradicts", "AZURE_MANAGED_IDENTITY"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,13 +170,14 @@ func TestConfigFromLookup(t *testing.T) {
 				if err != nil {
 					t.Fatalf("ConfigFromLookup: %v", err)
 				}
+				tc.want.fromEnv = true
 				if !reflect.DeepEqual(got, tc.want) {
 					t.Errorf("got  %v\nwant %v", got, tc.want)
 				}
 				return
 			}
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("ConfigFromLookup: %v, want ErrInvalidConfig", err)
+			if !isConfigError(err) {
+				t.Fatalf("ConfigFromLookup: %v, want a *headers.ConfigError", err)
 			}
 			for _, w := range tc.errs {
 				if !strings.Contains(err.Error(), w) {
@@ -186,20 +192,17 @@ func TestConfigFromLookup(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
-	for _, k := range []string{"AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST", "AZURE_MANAGED_IDENTITY"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("AZURE_TENANT_ID", tenant)
-	t.Setenv("AZURE_CLIENT_ID", client)
-	t.Setenv("AZURE_CLIENT_SECRET", testSecret)
-	t.Setenv("TEMPORAL_AUTH_SCOPE", scope)
-	cfg, err := ConfigFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.ClientSecret != testSecret || cfg.TenantID != tenant || cfg.ClientID != client {
-		t.Errorf("ConfigFromEnv = %v", cfg)
+func isConfigError(err error) bool {
+	var ce *headers.ConfigError
+	return errors.As(err, &ce)
+}
+
+func TestSeveralDefaultScopesRefused(t *testing.T) {
+	cfg := Config{TenantID: tenant, ClientID: client, ClientSecret: testSecret, Scopes: []string{scope, "api://other/.default"}}
+	_, err := NewTokenSource(cfg)
+	var ce *headers.ConfigError
+	if !errors.As(err, &ce) || ce.Setting != "azure.Config.Scopes" || !strings.Contains(err.Error(), "2 .default scopes") {
+		t.Fatalf("NewTokenSource with two .default scopes: %v; want a ConfigError for azure.Config.Scopes", err)
 	}
 }
 
@@ -211,7 +214,7 @@ func TestNoSecretsShown(t *testing.T) {
 	pemData := cert.encryptedPEM(t, password)
 	cfg := Config{
 		TenantID: tenant, ClientID: client, Scopes: []string{scope},
-		ClientSecret: testSecret, CertificatePEM: pemData, CertificatePassword: password,
+		ClientSecret: testSecret, Certificate: pemData, CertificatePassword: password,
 		HTTPClient: http.DefaultClient,
 	}
 	var out lockedBuffer // the Provider logs from its refresh goroutine
@@ -220,7 +223,7 @@ func TestNoSecretsShown(t *testing.T) {
 	fmt.Fprintf(&out, "%v\n%+v\n%#v\n%s\n", cfg, cfg, cfg, cfg)
 	fmt.Fprintf(&out, "%v %+v %#v\n", &cfg, &cfg, &cfg)
 
-	for _, want := range []string{"ClientSecret", "CertificatePEM", "CertificatePassword", headers.Redacted, client} {
+	for _, want := range []string{"ClientSecret", "Certificate", "CertificatePassword", config.Redacted, client} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output does not mention %q:\n%s", want, out.String())
 		}

@@ -2,12 +2,13 @@
 // ID (Azure AD), obtained with MSAL Go for an app registration (client secret,
 // certificate or workload identity federation) or an Azure managed identity.
 //
-//	cfg, err := azure.ConfigFromEnv()
+//	cfg, err := azure.ConfigFromLookup(os.LookupEnv)
 //	if err != nil { ... }
 //	hp, err := azure.NewProvider(cfg, headers.Options{})
 //	if err != nil { ... }
 //	defer hp.Close()
-//	c, err := client.Dial(client.Options{HostPort: ..., HeadersProvider: hp})
+//	c, err := client.Dial(client.Options{HostPort: ..., HeadersProvider: hp,
+//		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{hp.RetryUnauthorized()}}})
 //
 // [NewTokenSource] returns the bare [Source] (a headers.TokenSource);
 // [NewProvider] puts a headers.Provider in front of it, which caches the
@@ -61,28 +62,40 @@
 //
 // # Environment variables
 //
-// [ConfigFromEnv] reads the Azure SDK's variables, plus two of its own:
+// [ConfigFromLookup] reads the Azure SDK's variables, with the same
+// meaning, plus three of its own:
 //
-//	AZURE_TENANT_ID                    directory (tenant) ID; app registrations only
-//	AZURE_CLIENT_ID                    application (client) ID; with AZURE_MANAGED_IDENTITY=user,
-//	                                   the client ID of the user-assigned identity
-//	AZURE_CLIENT_SECRET                client secret
-//	AZURE_CLIENT_CERTIFICATE_PATH      PEM file with the certificate and its RSA private key
-//	AZURE_CLIENT_CERTIFICATE_PASSWORD  password of an encrypted (PKCS#8) private key
-//	AZURE_FEDERATED_TOKEN_FILE         token file for workload identity federation (AKS sets it)
-//	AZURE_AUTHORITY_HOST               Entra ID host, https only; default https://login.microsoftonline.com/
-//	AZURE_MANAGED_IDENTITY             use a managed identity: "system" (system-assigned),
-//	                                   "user" (user-assigned, client ID in AZURE_CLIENT_ID),
-//	                                   "client_id=<id>", "object_id=<id>" or "resource_id=<id>"
-//	TEMPORAL_AUTH_SCOPE                scope(s) to ask for, comma-separated, e.g.
-//	                                   api://temporal-server/.default (required)
+//	AZURE_TENANT_ID                      directory (tenant) ID; app registrations only
+//	AZURE_CLIENT_ID                      application (client) ID; with AZURE_MANAGED_IDENTITY=user,
+//	                                     the client ID of the user-assigned identity
+//	AZURE_CLIENT_SECRET                  client secret
+//	AZURE_CLIENT_CERTIFICATE_PATH        PKCS#12 (.pfx) or PEM file with the certificate and its RSA key
+//	AZURE_CLIENT_CERTIFICATE_PASSWORD    password of the PKCS#12 file, or of an encrypted PEM key;
+//	                                     used as given (not trimmed)
+//	AZURE_CLIENT_SEND_CERTIFICATE_CHAIN  "true": send the certificate chain (x5c) with each assertion
+//	AZURE_FEDERATED_TOKEN_FILE           token file for workload identity federation (AKS sets it)
+//	AZURE_AUTHORITY_HOST                 Entra ID host, https only; default https://login.microsoftonline.com/
+//	AZURE_DISABLE_INSTANCE_DISCOVERY     "true": do not validate the authority host (ours)
+//	AZURE_MANAGED_IDENTITY               use a managed identity (ours): "system" (system-assigned),
+//	                                     "user" (user-assigned, client ID in AZURE_CLIENT_ID),
+//	                                     "client_id=<id>", "object_id=<id>" or "resource_id=<id>"
+//	TEMPORAL_AUTH_SCOPE                  the scope, e.g. api://temporal-server/.default (required, ours)
 //
 // Exactly one credential must be configured: AZURE_CLIENT_SECRET,
 // AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE or
 // AZURE_MANAGED_IDENTITY. Managed identity is used only when asked for; the
 // presence of IDENTITY_ENDPOINT or MSI_ENDPOINT alone does not select it.
-// Values are trimmed of surrounding white space; an empty variable counts as
-// unset. Errors name the variables at fault.
+// Values other than the password are trimmed of surrounding white space; an
+// empty variable counts as unset. Errors are *headers.ConfigError naming the
+// variable at fault (or the Config field, for a Config built in code).
+//
+// # Authority validation
+//
+// An authority host outside Microsoft's own list of Entra ID hosts is
+// checked with Entra ID's instance discovery before any credential is sent
+// to it, so a mistyped AZURE_AUTHORITY_HOST never receives the client secret
+// or assertion. Config.DisableInstanceDiscovery turns the check off for a
+// private cloud or a local test identity provider.
 //
 // # Managed identity
 //
@@ -90,19 +103,25 @@
 // Source is built: App Service and Functions (IDENTITY_ENDPOINT and
 // IDENTITY_HEADER), Service Fabric, Cloud Shell and Azure ML (MSI_ENDPOINT),
 // Azure Arc, and otherwise the instance metadata service of VMs and AKS
-// nodes. The resource asked for is the scope without "/.default". MSAL keeps
-// managed-identity tokens in one cache for the whole process. MSAL's own
-// retries are turned off: the headers.Provider retries with backoff and
+// nodes. The resource asked for is the scope without "/.default". MSAL's
+// process-wide managed-identity cache is bypassed, and MSAL's own retries
+// are turned off: the headers.Provider caches, retries with backoff and
 // honors Retry-After.
 //
 // # Tokens and errors
 //
-// MSAL caches tokens and treats one as expired five minutes before its
-// expiry; Entra ID's app tokens live 60 to 90 minutes. A Source reports the
-// expiry MSAL reports, and the refresh time when Entra ID asked for an early
-// refresh (refresh_in). An error answer from the identity provider comes back
-// as a [*ResponseError] with the HTTP status, the AADSTS code, the first line
-// of the description and the trace and correlation IDs, marked with
+// Every Source.Token call asks the identity provider: MSAL's token cache,
+// which would answer with the same token until five minutes before expiry,
+// is bypassed, and the headers.Provider in front is the cache. So a leeway
+// of any length renews that early, a token the server rejected is replaced
+// by a new one, and a failed renewal is seen by the Provider. Entra ID's app
+// tokens live 60 to 90 minutes. A Source reports the expiry, and the refresh
+// time when Entra ID asked for an early refresh (refresh_in) or a managed
+// identity token lives over two hours (its half-life). An error answer from
+// the identity provider comes back as a [*ResponseError] with the HTTP
+// status, the AADSTS code, the first line of the description, the trace and
+// correlation IDs and the settings to check for the AADSTS codes that point
+// at one, marked with
 // headers.WithRetryAfter when the answer carried Retry-After. An HTML page or
 // a truncated answer is described by its status, content type and length,
 // and a request that runs out of time says so and wraps

@@ -1,75 +1,104 @@
 package azure
 
 import (
-	"os"
+	"strconv"
 	"strings"
+
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
-// The environment variables ConfigFromEnv reads. The AZURE_ names are those
-// of the Azure SDK for Go (azidentity).
+// The environment variables ConfigFromLookup reads. The AZURE_ names other
+// than EnvManagedIdentity and EnvDisableInstanceDiscovery are those of the
+// Azure SDK for Go (azidentity), with the same meaning.
 const (
-	envTenantID            = "AZURE_TENANT_ID"
-	envClientID            = "AZURE_CLIENT_ID"
-	envClientSecret        = "AZURE_CLIENT_SECRET"
-	envCertificatePath     = "AZURE_CLIENT_CERTIFICATE_PATH"
-	envCertificatePassword = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
-	envFederatedTokenFile  = "AZURE_FEDERATED_TOKEN_FILE"
-	envAuthorityHost       = "AZURE_AUTHORITY_HOST"
-	envManagedIdentity     = "AZURE_MANAGED_IDENTITY"
-	envScope               = "TEMPORAL_AUTH_SCOPE"
+	EnvTenantID            = "AZURE_TENANT_ID"
+	EnvClientID            = "AZURE_CLIENT_ID"
+	EnvClientSecret        = "AZURE_CLIENT_SECRET"
+	EnvCertificatePath     = "AZURE_CLIENT_CERTIFICATE_PATH"
+	EnvCertificatePassword = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+	// EnvSendCertificateChain is "true" (or 1) to send the certificate chain.
+	EnvSendCertificateChain = "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"
+	EnvFederatedTokenFile   = "AZURE_FEDERATED_TOKEN_FILE"
+	EnvAuthorityHost        = "AZURE_AUTHORITY_HOST"
+	// EnvDisableInstanceDiscovery is "true" (or 1) to turn authority
+	// validation off (Config.DisableInstanceDiscovery). It is this
+	// package's; azidentity has the option in code only.
+	EnvDisableInstanceDiscovery = "AZURE_DISABLE_INSTANCE_DISCOVERY"
+	// EnvManagedIdentity selects a managed identity: system, user (with
+	// AZURE_CLIENT_ID), client_id=<id>, object_id=<id> or resource_id=<id>.
+	EnvManagedIdentity = "AZURE_MANAGED_IDENTITY"
+	// EnvScope is the scope, the Temporal server's application ID URI
+	// followed by /.default.
+	EnvScope = "TEMPORAL_AUTH_SCOPE"
 )
 
-var envNames = settingNames{
-	tenantID:            envTenantID,
-	clientID:            envClientID,
-	scopes:              envScope,
-	authorityHost:       envAuthorityHost,
-	clientSecret:        envClientSecret,
-	certificatePath:     envCertificatePath,
-	certificatePEM:      "Config.CertificatePEM",
-	certificatePassword: envCertificatePassword,
-	federatedTokenFile:  envFederatedTokenFile,
-	managedIdentity:     envManagedIdentity,
-	selectUserAssigned:  "set " + envManagedIdentity + "=user",
-}
-
-// ConfigFromEnv builds a Config from the environment; see the package
-// documentation for the variables. Errors name the variables at fault.
-func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
-
-// ConfigFromLookup is ConfigFromEnv reading variables through lookup (for
-// tests, or settings kept elsewhere). Values are trimmed of surrounding white
-// space; a variable that is empty after trimming counts as unset.
+// ConfigFromLookup builds a Config from environment variables read through
+// lookup (os.LookupEnv for the process environment); see the package
+// documentation for the variables. Values are trimmed of surrounding white
+// space, except AZURE_CLIENT_CERTIFICATE_PASSWORD, which is used as given;
+// a variable that is empty after trimming counts as unset. It checks the
+// settings as NewTokenSource does, without reading files; errors are
+// *headers.ConfigError naming the variable, and NewTokenSource and
+// NewProvider name the variables too for a Config read here.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	get := func(name string) string {
-		v, _ := lookup(name)
-		return strings.TrimSpace(v)
-	}
+	env := config.Lookup(lookup)
 	cfg := Config{
-		TenantID:            get(envTenantID),
-		ClientID:            get(envClientID),
-		AuthorityHost:       get(envAuthorityHost),
-		ClientSecret:        get(envClientSecret),
-		CertificatePath:     get(envCertificatePath),
-		CertificatePassword: get(envCertificatePassword),
-		FederatedTokenFile:  get(envFederatedTokenFile),
+		TenantID:           env.Get(EnvTenantID),
+		ClientID:           env.Get(EnvClientID),
+		AuthorityHost:      env.Get(EnvAuthorityHost),
+		ClientSecret:       env.Get(EnvClientSecret),
+		CertificatePath:    env.Get(EnvCertificatePath),
+		FederatedTokenFile: env.Get(EnvFederatedTokenFile),
+		fromEnv:            true,
 	}
-	for _, s := range strings.Split(get(envScope), ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			cfg.Scopes = append(cfg.Scopes, s)
-		}
+	if lookup != nil {
+		// A password is a secret chosen by someone else: spaces are part of it.
+		cfg.CertificatePassword, _ = lookup(EnvCertificatePassword)
 	}
-	if v := get(envManagedIdentity); v != "" {
+	var err error
+	if cfg.DisableInstanceDiscovery, err = envBool(env, EnvDisableInstanceDiscovery); err != nil {
+		return Config{}, err
+	}
+	if cfg.SendCertificateChain, err = envBool(env, EnvSendCertificateChain); err != nil {
+		return Config{}, err
+	}
+	if cfg.Scopes, err = env.List(EnvScope, "api://temporal-server/.default"); err != nil {
+		return Config{}, err
+	}
+	if v := env.Get(EnvManagedIdentity); v != "" {
 		id, err := parseManagedIdentity(v, cfg.ClientID)
 		if err != nil {
 			return Config{}, err
 		}
 		cfg.ManagedIdentity = id
 	}
-	if _, err := cfg.validate(envNames); err != nil {
+	if _, err := cfg.validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// envBool reads a boolean variable as strconv.ParseBool does; unset is false.
+func envBool(env config.Lookup, name string) (bool, error) {
+	v := env.Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, names.Errorf(true, fieldOf(name), "%s is not a boolean; want true or false", config.Quote(v))
+	}
+	return b, nil
+}
+
+// fieldOf returns the Config field read from variable name.
+func fieldOf(name string) string {
+	for f, v := range names.Env {
+		if v == name {
+			return f
+		}
+	}
+	return name
 }
 
 // parseManagedIdentity reads AZURE_MANAGED_IDENTITY.
@@ -79,14 +108,14 @@ func parseManagedIdentity(v, clientID string) (ManagedIdentity, error) {
 	}
 	if strings.EqualFold(v, "user") {
 		if clientID == "" {
-			return ManagedIdentity{}, invalid("%s=user needs %s, the client ID of the user-assigned identity", envManagedIdentity, envClientID)
+			return ManagedIdentity{}, names.Errorf(true, "ManagedIdentity", "user needs %s, the client ID of the user-assigned identity", EnvClientID)
 		}
 		return UserAssignedClientID(clientID), nil
 	}
 	if kind, id, ok := strings.Cut(v, "="); ok {
 		id = strings.TrimSpace(id)
 		if id == "" {
-			return ManagedIdentity{}, invalid("%s %q: the identity ID after %q is empty", envManagedIdentity, v, kind+"=")
+			return ManagedIdentity{}, names.Errorf(true, "ManagedIdentity", "%s: the identity ID after %q is empty", config.Quote(v), kind+"=")
 		}
 		switch strings.ToLower(strings.TrimSpace(kind)) {
 		case "client_id":
@@ -97,6 +126,6 @@ func parseManagedIdentity(v, clientID string) (ManagedIdentity, error) {
 			return UserAssignedResourceID(id), nil
 		}
 	}
-	return ManagedIdentity{}, invalid("%s %q: use system, user (with %s), client_id=<id>, object_id=<id> or resource_id=<id>",
-		envManagedIdentity, v, envClientID)
+	return ManagedIdentity{}, names.Errorf(true, "ManagedIdentity", "%s: use system, user (with %s), client_id=<id>, object_id=<id> or resource_id=<id>",
+		config.Quote(v), EnvClientID)
 }

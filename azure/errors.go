@@ -15,9 +15,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/idperr"
 )
 
 // maxRecordedBody is how much of a response body is kept to explain an error.
@@ -52,6 +53,10 @@ type ResponseError struct {
 	TraceID, CorrelationID string
 	// RetryAfter is the Retry-After the response carried, zero if none.
 	RetryAfter time.Duration
+	// Check names the settings the AADSTS code points at, such as
+	// AZURE_CLIENT_SECRET for AADSTS7000215 (an invalid client secret),
+	// as the Config names them; empty for other codes.
+	Check []string
 }
 
 // Error describes the answer in one line.
@@ -76,12 +81,23 @@ func (e *ResponseError) Error() string {
 		if len(ids) > 0 {
 			fmt.Fprintf(&b, " (%s)", strings.Join(ids, ", "))
 		}
+		if len(e.Check) > 0 {
+			fmt.Fprintf(&b, "; check %s", joinOr(e.Check))
+		}
 	case e.BodyLength > 0:
 		fmt.Fprintf(&b, ": unexpected %s response of %d bytes", orUnknown(e.ContentType), e.BodyLength)
 	default:
 		b.WriteString(": empty response")
 	}
 	return b.String() // headers.WithRetryAfter, which wraps it, tells the retry
+}
+
+// joinOr joins names as "a or b" or "a, b or c".
+func joinOr(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func orUnknown(contentType string) string {
@@ -119,7 +135,7 @@ func withExchange(ctx context.Context, ex *exchange) context.Context {
 func (ex *exchange) begin(req *http.Request) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
-	ex.rec = record{method: req.Method, url: redactURL(req.URL)}
+	ex.rec = record{method: req.Method, url: idperr.URL(req.URL)}
 }
 
 func (ex *exchange) finish(resp *http.Response, body []byte) {
@@ -139,13 +155,6 @@ func (ex *exchange) snapshot() record {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	return ex.rec
-}
-
-// redactURL returns u without query, fragment and user info.
-func redactURL(u *url.URL) string {
-	c := *u
-	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment, c.User = "", false, "", "", nil
-	return c.String()
 }
 
 // recordingClient is the HTTP client MSAL gets: it forwards to the configured
@@ -192,14 +201,15 @@ func (rc *recordingClient) ConfigureClient(augment func(*http.Client) (*http.Cli
 
 // explain turns an error from MSAL into one that says what happened without
 // quoting secrets, tokens or whole response bodies.
-func explain(ctx context.Context, err error, ex *exchange, elapsed time.Duration, secrets []string) error {
-	var fe *fileError
+func explain(ctx context.Context, err error, ex *exchange, elapsed time.Duration, secrets []string, cfg Config) error {
+	var fe *config.FileError
 	if errors.As(err, &fe) {
 		return fe
 	}
 	rec := ex.snapshot()
 	if rec.responded && (rec.status < 200 || rec.status > 299) {
 		re := responseError(rec, secrets)
+		re.Check = cfg.settingsFor(re.AADSTS)
 		if re.RetryAfter > 0 {
 			return headers.WithRetryAfter(re, re.RetryAfter)
 		}
@@ -229,11 +239,11 @@ func explain(ctx context.Context, err error, ex *exchange, elapsed time.Duration
 	if errors.As(err, &ue) {
 		u := ue.URL
 		if pu, perr := url.Parse(ue.URL); perr == nil {
-			u = redactURL(pu)
+			u = idperr.URL(pu)
 		}
-		return fmt.Errorf("azure: %s %s: %w", strings.ToUpper(ue.Op), u, &scrubbedError{err: ue.Err, msg: scrub(ue.Err.Error(), secrets)})
+		return fmt.Errorf("azure: %s %s: %w", strings.ToUpper(ue.Op), u, &scrubbedError{err: ue.Err, msg: idperr.Scrub(ue.Err.Error(), secrets)})
 	}
-	return fmt.Errorf("azure: %s", scrub(err.Error(), secrets))
+	return fmt.Errorf("azure: %s", idperr.Scrub(err.Error(), secrets))
 }
 
 // scrubbedError keeps an error's identity (for errors.Is and errors.As)
@@ -293,7 +303,7 @@ func responseError(rec record, secrets []string) *ResponseError {
 		StatusCode:  rec.status,
 		ContentType: rec.contentType,
 		BodyLength:  rec.bodyLen,
-		RetryAfter:  parseRetryAfter(rec.retryAfter, time.Now()),
+		RetryAfter:  idperr.RetryAfter(rec.retryAfter, time.Now()),
 	}
 	var body struct {
 		Error            json.RawMessage `json:"error"`
@@ -330,18 +340,51 @@ func responseError(rec record, secrets []string) *ResponseError {
 	} else if len(body.ErrorCodes) > 0 {
 		re.AADSTS = "AADSTS" + strconv.Itoa(body.ErrorCodes[0])
 	}
-	re.Description = truncate(scrub(desc, secrets), maxDescription)
-	re.ErrorCode = truncate(scrub(re.ErrorCode, secrets), 100)
-	re.TraceID = truncate(body.TraceID, 100)
-	re.CorrelationID = truncate(orDefault(body.CorrelationID, body.CorrelationID2), 100)
+	re.Description = idperr.Truncate(idperr.Scrub(desc, secrets), maxDescription)
+	re.ErrorCode = idperr.Truncate(idperr.Scrub(re.ErrorCode, secrets), 100)
+	re.TraceID = idperr.Truncate(body.TraceID, 100)
+	re.CorrelationID = idperr.Truncate(config.OrDefault(body.CorrelationID, body.CorrelationID2), 100)
 	return re
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
+// aadstsSettings maps Entra ID's error codes to the Config fields to check.
+var aadstsSettings = map[string][]string{
+	"AADSTS7000215": {"ClientSecret"},              // invalid client secret
+	"AADSTS7000222": {"ClientSecret"},              // client secret expired
+	"AADSTS700016":  {"ClientID", "TenantID"},      // application not found in the directory
+	"AADSTS90002":   {"TenantID", "AuthorityHost"}, // tenant not found
+	"AADSTS500011":  {"Scopes"},                    // resource principal not found
+	"AADSTS70011":   {"Scopes"},
+	"AADSTS50049":   {"AuthorityHost", "DisableInstanceDiscovery"}, // unknown or invalid instance                                // invalid scope
+	"AADSTS700024":  {"FederatedTokenFile", "CertificatePath"},     // assertion not within its valid time range
+	"AADSTS700027":  {"FederatedTokenFile", "CertificatePath"},     // assertion signature or certificate invalid
+	"AADSTS700211":  {"FederatedTokenFile"},                        // no matching federated identity record
+	"AADSTS700213":  {"FederatedTokenFile"},                        // no matching federated identity record (subject)
+}
+
+// settingsFor names the settings to check for an AADSTS code, as errors
+// name them: the variables for a Config read from the environment. For
+// the codes about the assertion only the credential in use is named.
+func (c Config) settingsFor(aadsts string) []string {
+	fields := aadstsSettings[aadsts]
+	var out []string
+	for _, f := range fields {
+		switch f {
+		case "FederatedTokenFile":
+			if c.FederatedTokenFile == "" {
+				continue
+			}
+		case "CertificatePath":
+			if c.CertificatePath == "" && len(c.Certificate) == 0 {
+				continue
+			}
+			if c.CertificatePath == "" {
+				f = "Certificate"
+			}
+		}
+		out = append(out, c.name(f))
 	}
-	return s
+	return out
 }
 
 // firstLine returns s up to its first line break, trimmed: Entra ID puts the
@@ -362,48 +405,4 @@ func cutAADSTS(s string) (code, rest string, ok bool) {
 		return "", s, false
 	}
 	return m[1], s[len(m[0]):], true
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
-}
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return min(d, 24*time.Hour)
-		}
-	}
-	return 0
-}
-
-// jwtLike matches JWTs and fragments of them (base64url JSON starting "eyJ").
-var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_\-]{4,}(\.[A-Za-z0-9_\-]*)*`)
-
-// scrub replaces secrets and anything that looks like a JWT in s.
-func scrub(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, headers.Redacted)
-		}
-	}
-	return jwtLike.ReplaceAllString(s, headers.Redacted)
 }

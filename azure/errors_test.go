@@ -207,41 +207,6 @@ func TestResponseErrorBodies(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"0", 0},
-		{"-5", 0},
-		{"12", 12 * time.Second},
-		{" 3 ", 3 * time.Second},
-		{"999999999", 24 * time.Hour},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-		{"soon", 0},
-	} {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestScrub(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"no secrets here", "no secrets here"},
-		{"secret " + testSecret + " twice " + testSecret, "secret REDACTED twice REDACTED"},
-		{"token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.sig-nature_1 end", "token REDACTED end"},
-		{`{"access_token":"eyJhbGciOiJSUzI1NiIsImtpZCI6In`, `{"access_token":"REDACTED`},
-	} {
-		if got := scrub(tc.in, []string{testSecret, ""}); got != tc.want {
-			t.Errorf("scrub(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestUnknownTenant(t *testing.T) {
 	idp := newIdP(t)
 	idp.RegisterClient(entratest.Client{ID: "app-1", Secret: testSecret})

@@ -3,6 +3,7 @@ package azure_test
 import (
 	"fmt"
 	"log"
+	"os"
 
 	"go.temporal.io/sdk/client"
 
@@ -13,7 +14,7 @@ import (
 // A worker or starter that authenticates to a Temporal server with Entra ID
 // tokens, configured from the environment (see the package documentation).
 func ExampleNewProvider() {
-	cfg, err := azure.ConfigFromEnv()
+	cfg, err := azure.ConfigFromLookup(os.LookupEnv)
 	if err != nil {
 		log.Fatal(err) // names the variables at fault
 	}
@@ -53,5 +54,5 @@ func ExampleConfigFromLookup() {
 	fmt.Println(err)
 	// Output:
 	// azure.Config{TenantID: "contoso.onmicrosoft.com", ClientID: "00000000-0000-0000-0000-000000000001", Scopes: ["api://temporal-server/.default"], ClientSecret: REDACTED} <nil>
-	// azure: invalid configuration: AZURE_AUTHORITY_HOST "http://login.microsoftonline.com/": the identity provider must be reached over https, not http
+	// AZURE_AUTHORITY_HOST: "http://login.microsoftonline.com/": the identity provider must be reached over https, not http
 }

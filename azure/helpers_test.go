@@ -46,7 +46,9 @@ func appConfig(idp *entratest.Server, clientID string) Config {
 		ClientID:      clientID,
 		Scopes:        []string{testScope},
 		AuthorityHost: idp.AuthorityHost(),
-		HTTPClient:    idp.Client(),
+		// Entra ID's instance discovery does not know a local server.
+		DisableInstanceDiscovery: true,
+		HTTPClient:               idp.Client(),
 	}
 }
 
@@ -153,7 +155,7 @@ func newTestCert(t *testing.T) testCert {
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{CommonName: "temporalauth test client"},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

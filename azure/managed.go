@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	msi "github.com/AzureAD/microsoft-authentication-library-for-go/apps/managedidentity"
+
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 // identityKind says how a ManagedIdentity is selected.
@@ -67,22 +69,26 @@ func (m ManagedIdentity) String() string {
 	return "none"
 }
 
-// validate checks m together with Config.ClientID.
-func (m ManagedIdentity) validate(clientID string, n settingNames) error {
+// validate checks m together with c.ClientID.
+func (m ManagedIdentity) validate(c Config) error {
 	if m.kind != systemAssigned && strings.TrimSpace(m.id) == "" {
-		return invalid("%s selects a user-assigned identity with an empty ID", n.managedIdentity)
+		return c.errorf("ManagedIdentity", "selects a user-assigned identity with an empty ID")
 	}
-	if strings.ContainsFunc(m.id, isSpaceOrControl) {
-		return invalid("%s: identity ID %q contains white space", n.managedIdentity, m.id)
+	if config.HasSpaceOrControl(m.id) {
+		return c.errorf("ManagedIdentity", "identity ID %s contains white space", config.Quote(m.id))
+	}
+	selectUser := "set azure.Config.ManagedIdentity to UserAssignedClientID(id)"
+	if c.fromEnv {
+		selectUser = "set " + EnvManagedIdentity + "=user"
 	}
 	switch {
-	case clientID == "":
-	case m.kind == userAssignedClientID && strings.EqualFold(clientID, m.id):
+	case c.ClientID == "":
+	case m.kind == userAssignedClientID && strings.EqualFold(c.ClientID, m.id):
 	case m.kind == systemAssigned:
-		return invalid("%s is set but %s selects the system-assigned identity: to use a user-assigned identity %s; otherwise unset %s",
-			n.clientID, n.managedIdentity, n.selectUserAssigned, n.clientID)
+		return c.errorf("ClientID", "set but %s selects the system-assigned identity: to use a user-assigned identity %s; otherwise unset %s",
+			c.name("ManagedIdentity"), selectUser, c.name("ClientID"))
 	default:
-		return invalid("%s %q contradicts %s (%s)", n.clientID, clientID, n.managedIdentity, m)
+		return c.errorf("ClientID", "%s contradicts %s (%s)", config.Quote(c.ClientID), c.name("ManagedIdentity"), m)
 	}
 	return nil
 }
@@ -122,7 +128,13 @@ func newManagedCredential(cfg Config, hc *recordingClient) (*managedCredential, 
 }
 
 func (c *managedCredential) acquire(ctx context.Context) (result, error) {
-	r, err := c.client.AcquireToken(ctx, c.resource)
+	// MSAL keeps managed-identity tokens in a cache shared by the whole
+	// process and answers from it until five minutes before expiry (or its
+	// half-life refresh time, whose failure it swallows). Claims make it
+	// skip that cache; MSAL 1.10 sends them nowhere for managed identity.
+	// The headers.Provider in front caches, and calls Token only when it
+	// wants a new token.
+	r, err := c.client.AcquireToken(ctx, c.resource, msi.WithClaims(bypassCacheClaims))
 	if err != nil {
 		return result{}, err
 	}
@@ -130,3 +142,7 @@ func (c *managedCredential) acquire(ctx context.Context) (result, error) {
 }
 
 func (c *managedCredential) secrets() []string { return nil }
+
+// bypassCacheClaims is the claims value that makes MSAL's managed-identity
+// client skip its cache: an empty claims request.
+const bypassCacheClaims = "{}"

@@ -1,7 +1,10 @@
 package azure
 
 import (
+	"context"
 	"errors"
+	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -150,12 +153,17 @@ func TestServiceFabricSource(t *testing.T) {
 	useManagedIdentityEndpoint(t, idp)
 	t.Setenv("IDENTITY_ENDPOINT", idp.AuthorityHost()+"service-fabric/token") // Service Fabric requires https
 	t.Setenv("IDENTITY_SERVER_THUMBPRINT", strings.Repeat("AB", 20))
-	src, err := NewTokenSource(Config{ManagedIdentity: SystemAssigned(), Scopes: []string{"api://temporal-mi-sf"}, HTTPClient: idp.Client()})
+	// MSAL pins the certificate on a plain *http.Transport; this one dials
+	// nothing (no request is made here).
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("no dialing in this test")
+	}}}
+	src, err := NewTokenSource(Config{ManagedIdentity: SystemAssigned(), Scopes: []string{"api://temporal-mi-sf"}, HTTPClient: hc})
 	if err != nil {
 		t.Fatalf("NewTokenSource: %v", err)
 	}
 	_ = src.Close()
-	_, err = NewTokenSource(Config{ManagedIdentity: UserAssignedClientID("c"), Scopes: []string{"api://temporal-mi-sf"}, HTTPClient: idp.Client()})
+	_, err = NewTokenSource(Config{ManagedIdentity: UserAssignedClientID("c"), Scopes: []string{"api://temporal-mi-sf"}, HTTPClient: hc})
 	if err == nil || !strings.Contains(err.Error(), "Service Fabric") || !strings.Contains(err.Error(), "user-assigned client_id=c") {
 		t.Fatalf("NewTokenSource with a user-assigned identity: %v", err)
 	}

@@ -33,8 +33,10 @@ var (
 )
 
 // maxPBKDF2Iterations refuses key files that would make decryption take
-// minutes; OpenSSL writes 2048, modern tools up to a few hundred thousand.
-const maxPBKDF2Iterations = 10_000_000
+// more than about a second (it happens when the file is loaded, and again
+// when it changes); OpenSSL writes 2048, modern tools up to a few hundred
+// thousand.
+const maxPBKDF2Iterations = 1_000_000
 
 // encryptedPrivateKeyInfo is PKCS#8's EncryptedPrivateKeyInfo.
 type encryptedPrivateKeyInfo struct {

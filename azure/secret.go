@@ -13,7 +13,7 @@ type secretCredential struct {
 func newSecretCredential(cfg Config, hc *recordingClient) (*secretCredential, error) {
 	cred, err := confidential.NewCredFromSecret(cfg.ClientSecret)
 	if err != nil {
-		return nil, invalid("%s: %v", fieldNames.clientSecret, err)
+		return nil, cfg.errorf("ClientSecret", "%v", err)
 	}
 	app, err := newAppCredential(cfg, cred, hc)
 	if err != nil {

@@ -3,12 +3,16 @@ package azure
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/internal/config"
 )
+
+var _ headers.Invalidator = (*Source)(nil)
 
 // defaultTimeout bounds a token request whose context has no deadline.
 const defaultTimeout = 30 * time.Second
@@ -28,14 +32,21 @@ type credential interface {
 }
 
 // Source gets Entra ID access tokens through MSAL Go. It implements
-// headers.TokenSource and is safe for concurrent use.
+// headers.TokenSource and headers.Invalidator, and is safe for concurrent
+// use.
 //
-// MSAL keeps its own token cache: a call returns the cached token until five
-// minutes before it expires, so calling Token often is cheap. Put a
-// headers.Provider in front of it (see [NewProvider]) for single-flight
-// refresh, backoff and the Temporal header.
+// Every Token call asks Entra ID (or the managed-identity endpoint) for a
+// new token: MSAL's token cache is bypassed. The headers.Provider in front
+// (see [NewProvider]) is the cache; it calls Token only for the first
+// token, a refresh inside its leeway or at the refresh time Entra ID
+// asked for (refresh_in), and a replacement for a token that the server
+// rejected. So a leeway of 15 minutes renews 15 minutes before expiry, and
+// a failed refresh is counted, logged and retried by the Provider instead
+// of being swallowed by MSAL. Share one Provider between the Temporal
+// clients of one identity: each Provider fetches its own tokens.
 type Source struct {
-	name string
+	cfg  Config
+	kind credentialKind
 	cred credential
 	http *recordingClient
 	own  bool // http wraps a transport this Source created
@@ -43,12 +54,20 @@ type Source struct {
 
 // NewTokenSource validates cfg and returns a Source for it. It reads the
 // certificate when one is configured and checks that the federated token file
-// can be read; it does not contact the identity provider.
+// can be read; it does not contact the identity provider. Errors are
+// *headers.ConfigError for a bad setting and *config.FileError (from
+// internal/config, matched by errors.Is with fs errors) for a file that
+// cannot be used.
 func NewTokenSource(cfg Config) (*Source, error) {
-	kind, err := cfg.validate(fieldNames)
+	kind, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
+	cfg.Scopes = append([]string(nil), cfg.Scopes...)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Clock = config.Clock(cfg.Clock)
 	hc, own := newRecordingClient(cfg.HTTPClient)
 	var cred credential
 	switch kind {
@@ -64,44 +83,91 @@ func NewTokenSource(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Source{name: sourceName(cfg, kind), cred: cred, http: hc, own: own}, nil
+	return &Source{cfg: cfg, kind: kind, cred: cred, http: hc, own: own}, nil
 }
 
 // NewProvider returns a headers.Provider that sends tokens from
-// NewTokenSource(cfg). When opts.Name is empty it is set to [Source.Name].
+// NewTokenSource(cfg). When opts.Name is empty it is set to [Source.Name];
+// cfg.Logger and cfg.Clock default to opts.Logger and opts.Clock. Invalid
+// opts are a *headers.ConfigError (see headers.Options.Validate).
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	src, err := NewTokenSource(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Name == "" {
-		opts.Name = src.Name()
-	}
-	return headers.New(src, opts), nil
-}
-
-func sourceName(cfg Config, kind credentialKind) string {
-	if kind == kindManagedIdentity {
-		return "azure managed identity " + cfg.ManagedIdentity.String()
-	}
-	return "azure client_id=" + cfg.ClientID + " tenant=" + cfg.TenantID
+	cfg.Logger = config.OrDefault(cfg.Logger, opts.Logger)
+	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+		func(src *Source, opts *headers.Options) error {
+			opts.Name = config.OrDefault(opts.Name, src.Name())
+			return nil
+		})
 }
 
 // Name describes the identity, e.g. "azure client_id=<id> tenant=<tenant>"
 // or "azure managed identity system-assigned".
-func (s *Source) Name() string { return s.name }
+func (s *Source) Name() string {
+	if s.kind == kindManagedIdentity {
+		return "azure managed identity " + s.cfg.ManagedIdentity.String()
+	}
+	return "azure client_id=" + s.cfg.ClientID + " tenant=" + s.cfg.TenantID
+}
 
 // String is Name.
-func (s *Source) String() string { return s.name }
+func (s *Source) String() string { return s.Name() }
 
-// Token returns an access token for the configured scopes, from MSAL's cache
-// or from the identity provider. Expiry is the token's expiry as the identity
-// provider reported it; RefreshAt is set when the identity provider asked for
-// an earlier refresh (refresh_in).
+// GoString is Name, for %#v.
+func (s *Source) GoString() string { return s.Name() }
+
+// Format prints s as Name whatever the verb, so that no verb prints a
+// secret.
+func (s *Source) Format(f fmt.State, verb rune) { _, _ = fmt.Fprint(f, s.Name()) }
+
+// LogValue describes the source without secrets: client_id and tenant (for
+// an app registration), scopes, credential (client_secret, certificate,
+// workload_identity or managed_identity), certificate (its path),
+// federated_token_file, identity (the managed identity), authority (when
+// set) and instance_discovery=off when authority validation is off.
+func (s *Source) LogValue() slog.Value {
+	var out []slog.Attr
+	str := func(k, v string) {
+		if v != "" {
+			out = append(out, slog.String(k, v))
+		}
+	}
+	c := s.cfg
+	if s.kind != kindManagedIdentity {
+		str("client_id", c.ClientID)
+		str("tenant", c.TenantID)
+	}
+	out = append(out, slog.Any("scopes", c.Scopes))
+	str("credential", s.kind.String())
+	switch s.kind {
+	case kindCertificate:
+		str("certificate", config.OrDefault(c.CertificatePath, names.Of("Certificate", false)))
+		if c.SendCertificateChain {
+			out = append(out, slog.Bool("send_chain", true))
+		}
+	case kindFederated:
+		str("federated_token_file", c.FederatedTokenFile)
+	case kindManagedIdentity:
+		str("identity", c.ManagedIdentity.String())
+	}
+	if s.kind != kindManagedIdentity {
+		str("authority", c.AuthorityHost)
+		if c.DisableInstanceDiscovery {
+			str("instance_discovery", "off")
+		}
+	}
+	return slog.GroupValue(out...)
+}
+
+// Token returns a new access token for the configured scopes from the
+// identity provider (never from MSAL's cache). Expiry is the token's expiry
+// as the identity provider reported it; RefreshAt is set when the identity
+// provider asked for an earlier refresh (refresh_in), or, for a managed
+// identity token that lives longer than two hours, at its half-life.
 //
 // Errors never contain the client secret, the assertion, or a token. An error
 // answer from the identity provider is a *[ResponseError] (find it with
-// errors.As); when it carried Retry-After the error is marked with
+// errors.As) naming the setting to check for the AADSTS codes that point at
+// one; when it carried Retry-After the error is marked with
 // headers.WithRetryAfter. A call that runs out of time wraps
 // context.DeadlineExceeded. A ctx without a deadline gets one of 30 seconds.
 func (s *Source) Token(ctx context.Context) (headers.Token, error) {
@@ -114,7 +180,7 @@ func (s *Source) Token(ctx context.Context) (headers.Token, error) {
 	start := time.Now()
 	r, err := s.cred.acquire(withExchange(ctx, ex))
 	if err != nil {
-		return headers.Token{}, explain(ctx, err, ex, time.Since(start), s.cred.secrets())
+		return headers.Token{}, explain(ctx, err, ex, time.Since(start), s.cred.secrets(), s.cfg)
 	}
 	if r.token == "" {
 		return headers.Token{}, errors.New("azure: the identity provider returned an empty access token")
@@ -125,6 +191,12 @@ func (s *Source) Token(ctx context.Context) (headers.Token, error) {
 	}
 	return tok, nil
 }
+
+// InvalidateToken implements headers.Invalidator: the Provider calls it
+// with a token the server rejected before it calls Token for a
+// replacement. Token never answers from a cache, so the replacement comes
+// from the identity provider and is a new token; nothing needs dropping.
+func (s *Source) InvalidateToken(context.Context, headers.Token) {}
 
 // Close releases idle connections of the HTTP transport the Source created
 // for itself; a Config.HTTPClient is left alone. The Source still works
@@ -148,24 +220,3 @@ func newRecordingClient(c *http.Client) (*recordingClient, bool) {
 	}
 	return &recordingClient{client: &http.Client{Transport: t.Clone()}}, true
 }
-
-// knownCloudHosts are the Entra ID hosts of Azure's clouds; MSAL's instance
-// discovery (authority validation) stays on for them and is turned off for
-// any other host (private clouds, test servers).
-var knownCloudHosts = map[string]bool{
-	"login.microsoftonline.com":        true,
-	"login.microsoft.com":              true,
-	"login.windows.net":                true,
-	"sts.windows.net":                  true,
-	"login.microsoftonline.us":         true,
-	"login-us.microsoftonline.com":     true,
-	"login.usgovcloudapi.net":          true,
-	"login.chinacloudapi.cn":           true,
-	"login.partner.microsoftonline.cn": true,
-	"login.microsoftonline.de":         true,
-	"login.sovcloud-identity.fr":       true,
-	"login.sovcloud-identity.de":       true,
-	"login.sovcloud-identity.sg":       true,
-}
-
-func isKnownCloudHost(host string) bool { return knownCloudHosts[strings.ToLower(host)] }

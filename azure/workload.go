@@ -2,15 +2,11 @@ package azure
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"strings"
 	"sync"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 // maxFederatedTokenSize bounds the federated token file; a projected service
@@ -51,21 +47,9 @@ func (c *federatedCredential) assertion(context.Context, confidential.AssertionR
 
 // read returns the trimmed content of the federated token file.
 func (c *federatedCredential) read() (string, error) {
-	f, err := os.Open(c.path)
+	tok, err := config.ReadSecretFile("federated token file", c.path, maxFederatedTokenSize)
 	if err != nil {
-		return "", &fileError{what: "federated token file", path: c.path, err: unwrapPathError(err)}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFederatedTokenSize+1))
-	if err != nil {
-		return "", &fileError{what: "federated token file", path: c.path, err: unwrapPathError(err)}
-	}
-	if len(data) > maxFederatedTokenSize {
-		return "", &fileError{what: "federated token file", path: c.path, err: fmt.Errorf("larger than %d bytes: not a token", maxFederatedTokenSize)}
-	}
-	tok := strings.TrimSpace(string(data))
-	if tok == "" {
-		return "", &fileError{what: "federated token file", path: c.path, err: errors.New("empty")}
+		return "", err
 	}
 	c.mu.Lock()
 	c.last = tok
@@ -77,25 +61,4 @@ func (c *federatedCredential) secrets() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return []string{c.last}
-}
-
-// fileError reports a file that cannot be used. Its message names the file
-// and never quotes its content.
-type fileError struct {
-	what string // e.g. "federated token file"
-	path string
-	err  error
-}
-
-func (e *fileError) Error() string { return fmt.Sprintf("azure: %s %s: %v", e.what, e.path, e.err) }
-func (e *fileError) Unwrap() error { return e.err }
-
-// unwrapPathError drops the *fs.PathError wrapper, whose message repeats the
-// path fileError already names.
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

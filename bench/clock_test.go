@@ -8,41 +8,31 @@ import (
 	"github.com/temporalauth/temporalauth/headers"
 )
 
-// A testClock is a headers.Clock that a benchmark can move forward. A wall
-// test clock is the system clock plus an offset: it costs what time.Now
-// costs, and its timers also fire as real time passes. A manual test clock
-// stands still between Advance calls, for deterministic simulations.
-type testClock struct {
-	wall   bool
-	start  time.Time // a manual clock's time at offset zero
+// A wallClock is a headers.Clock that follows the system clock plus an
+// offset that a benchmark can move forward: a reading costs what time.Now
+// costs, and its timers fire as real time passes or when Advance moves the
+// offset past them. The storm needs real time (its source takes 50 ms); the
+// deterministic simulations use clocktest instead.
+type wallClock struct {
 	offset atomic.Int64
 
 	mu     sync.Mutex
 	timers []*clockTimer // pending; guarded by mu
 }
 
-// newWallClock returns a test clock that follows the system clock.
-func newWallClock() *testClock { return &testClock{wall: true} }
+// newWallClock returns a clock that follows the system clock.
+func newWallClock() *wallClock { return &wallClock{} }
 
-// newManualClock returns a test clock that reads start until advanced.
-func newManualClock(start time.Time) *testClock { return &testClock{start: start} }
-
-// Now returns the clock's time.
-func (c *testClock) Now() time.Time {
-	base := c.start
-	if c.wall {
-		base = time.Now()
-	}
-	return base.Add(time.Duration(c.offset.Load()))
+// Now returns the system time plus the offset.
+func (c *wallClock) Now() time.Time {
+	return time.Now().Add(time.Duration(c.offset.Load()))
 }
 
 // AfterFunc calls f in its own goroutine once the clock has moved d ahead,
-// by Advance or, on a wall clock, by real time passing.
-func (c *testClock) AfterFunc(d time.Duration, f func()) headers.Timer {
+// by Advance or by real time passing.
+func (c *wallClock) AfterFunc(d time.Duration, f func()) headers.Timer {
 	t := &clockTimer{at: c.Now().Add(d), f: f}
-	if c.wall {
-		t.real.Store(time.AfterFunc(d, func() { t.fire() }))
-	}
+	t.real.Store(time.AfterFunc(d, func() { t.fire() }))
 	c.mu.Lock()
 	c.timers = append(c.timers, t)
 	c.mu.Unlock()
@@ -52,7 +42,7 @@ func (c *testClock) AfterFunc(d time.Duration, f func()) headers.Timer {
 // Advance moves the clock d ahead and runs the timers that became due,
 // each in its own goroutine, returning once they have run. It returns how
 // many ran.
-func (c *testClock) Advance(d time.Duration) int {
+func (c *wallClock) Advance(d time.Duration) int {
 	c.offset.Add(int64(d))
 	now := c.Now()
 	var due []*clockTimer
@@ -82,12 +72,12 @@ func (c *testClock) Advance(d time.Duration) int {
 	return fired
 }
 
-// A clockTimer is a call scheduled by testClock.AfterFunc.
+// A clockTimer is a call scheduled by wallClock.AfterFunc.
 type clockTimer struct {
 	at   time.Time
 	f    func()
-	done atomic.Bool                // fired or stopped
-	real atomic.Pointer[time.Timer] // on a wall clock
+	done atomic.Bool // fired or stopped
+	real atomic.Pointer[time.Timer]
 }
 
 // fire runs the call unless it already ran or was stopped.

@@ -48,10 +48,12 @@ type contender struct {
 	build func(src *tokenSource, clk headers.Clock) (headersProvider, func())
 }
 
-// contenders lists ours, the peers and the floor, in the order the tables
+// contenders lists ours (default, and reading the clock per call), the
+// peers and the floor, in the order the tables
 // in BENCHMARKS.md show them.
 var contenders = []contender{
 	{name: "ours", clocked: true, build: buildOurs},
+	{name: "ours-percall", clocked: true, build: buildOursPerCall},
 	{name: "oauth2", build: buildOAuth2},
 	{name: "gauth", build: buildGAuth(false)},
 	{name: "gauth-blocking", build: buildGAuth(true)},
@@ -64,6 +66,14 @@ var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func buildOurs(src *tokenSource, clk headers.Clock) (headersProvider, func()) {
 	p := headers.New(src.headersSource(), headers.Options{Clock: clk, Logger: discardLogger})
+	return p, func() { p.Close() }
+}
+
+// buildOursPerCall is ours reading the wall clock on every call
+// (WallClockCheck < 0), the alternative to its default of timers that
+// re-read it at least every second.
+func buildOursPerCall(src *tokenSource, clk headers.Clock) (headersProvider, func()) {
+	p := headers.New(src.headersSource(), headers.Options{Clock: clk, Logger: discardLogger, WallClockCheck: -1})
 	return p, func() { p.Close() }
 }
 

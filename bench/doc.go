@@ -1,6 +1,8 @@
 // Package bench compares the token cache in
-// github.com/temporalauth/temporalauth/headers with the caches a Temporal
-// user would otherwise reach for, side by side over the same token source:
+// github.com/temporalauth/temporalauth/headers (with its default options,
+// and reading the wall clock on every call: WallClockCheck < 0) with the
+// caches a Temporal user would otherwise reach for, side by side over the
+// same token source:
 //
 //   - golang.org/x/oauth2's ReuseTokenSourceWithExpiry,
 //   - cloud.google.com/go/auth's NewCachedTokenProvider (asynchronous

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/headers/clocktest"
 )
 
 // Parameters of the identity-provider load simulation: a worker calls
@@ -33,7 +34,7 @@ const (
 // returns its cached token while the token's expiry is not before now plus
 // msalBuffer, and asks the identity provider otherwise.
 type msalModel struct {
-	clk *testClock
+	clk *clocktest.Clock
 	idp *tokenSource
 
 	mu       sync.Mutex
@@ -69,7 +70,7 @@ func (m *msalModel) requestCount() int64 {
 // this rule with their own early; msalModel is the same rule with
 // msalBuffer.
 type earlyRefetch struct {
-	clk   *testClock
+	clk   *clocktest.Clock
 	src   headers.TokenSource
 	early time.Duration
 
@@ -102,10 +103,10 @@ func (p passThrough) GetHeaders(ctx context.Context) (map[string]string, error) 
 // A simCache is a cache under simulation.
 type simCache struct {
 	hp headersProvider
-	// settle is called after each GetHeaders; mayRefresh reports that the
-	// call was the first or followed a clock timer firing. It waits for a
-	// refresh the call started in the background.
-	settle  func(tb testing.TB, mayRefresh bool)
+	// settle is called after each GetHeaders. It waits for a refresh the
+	// call started in the background, so that the clock does not move on
+	// while it runs.
+	settle  func(tb testing.TB)
 	release func()
 	msal    *msalModel // when MSAL sits between the cache and the IdP
 }
@@ -115,32 +116,35 @@ type simCache struct {
 // gauth model the peer's refresh rule (their clocks cannot be injected).
 type simSetup struct {
 	name  string
-	build func(tb testing.TB, clk *testClock, idp *tokenSource) simCache
+	build func(tb testing.TB, clk *clocktest.Clock, idp *tokenSource) simCache
 }
 
 // oursSim drives headers.Provider with default options over src.
-func oursSim(tb testing.TB, clk *testClock, src headers.TokenSource) simCache {
+func oursSim(tb testing.TB, clk *clocktest.Clock, src headers.TokenSource) simCache {
 	refreshed := make(chan headers.RefreshEvent, 8)
 	p := headers.New(src, headers.Options{
 		Clock:     clk,
 		Logger:    discardLogger,
 		OnRefresh: func(ev headers.RefreshEvent) { refreshed <- ev },
 	})
-	settle := func(tb testing.TB, mayRefresh bool) {
+	var seen int64 // refresh events received
+	settle := func(tb testing.TB) {
 		tb.Helper()
-		if !mayRefresh {
-			return
-		}
-		// The stale timer fired (or there was no token): this call started
-		// a refresh. Wait for it, so that the clock does not move on
-		// while it runs.
-		select {
-		case ev := <-refreshed:
-			if ev.Err != nil {
-				tb.Fatalf("refresh failed: %v", ev.Err)
+		// Wait until no refresh runs and every one that ran has reported.
+		for {
+			s := p.Stats()
+			if !s.Refreshing && seen == s.Refreshes+s.Failures {
+				return
 			}
-		case <-time.After(simTimeout):
-			tb.Fatalf("no refresh within %s after the token turned stale", simTimeout)
+			select {
+			case ev := <-refreshed:
+				seen++
+				if ev.Err != nil {
+					tb.Fatalf("refresh failed: %v", ev.Err)
+				}
+			case <-time.After(simTimeout):
+				tb.Fatalf("a refresh did not end within %s", simTimeout)
+			}
 		}
 	}
 	release := func() {
@@ -152,29 +156,29 @@ func oursSim(tb testing.TB, clk *testClock, src headers.TokenSource) simCache {
 	return simCache{hp: p, settle: settle, release: release}
 }
 
-func modelSim(early time.Duration) func(testing.TB, *testClock, *tokenSource) simCache {
-	return func(_ testing.TB, clk *testClock, idp *tokenSource) simCache {
+func modelSim(early time.Duration) func(testing.TB, *clocktest.Clock, *tokenSource) simCache {
+	return func(_ testing.TB, clk *clocktest.Clock, idp *tokenSource) simCache {
 		return simCache{hp: &earlyRefetch{clk: clk, src: idp.headersSource(), early: early}}
 	}
 }
 
 var simSetups = []simSetup{
-	{name: "ours", build: func(tb testing.TB, clk *testClock, idp *tokenSource) simCache {
+	{name: "ours", build: func(tb testing.TB, clk *clocktest.Clock, idp *tokenSource) simCache {
 		return oursSim(tb, clk, idp.headersSource())
 	}},
-	{name: "ours+msal", build: func(tb testing.TB, clk *testClock, idp *tokenSource) simCache {
+	{name: "ours+msal", build: func(tb testing.TB, clk *clocktest.Clock, idp *tokenSource) simCache {
 		m := &msalModel{clk: clk, idp: idp}
 		sc := oursSim(tb, clk, m)
 		sc.msal = m
 		return sc
 	}},
-	{name: "msal", build: func(_ testing.TB, clk *testClock, idp *tokenSource) simCache {
+	{name: "msal", build: func(_ testing.TB, clk *clocktest.Clock, idp *tokenSource) simCache {
 		m := &msalModel{clk: clk, idp: idp}
 		return simCache{hp: passThrough{m}, msal: m}
 	}},
 	{name: "oauth2", build: modelSim(oauth2EarlyExpiry)},
 	{name: "gauth", build: modelSim(gauthEarlyExpiry)},
-	{name: "samples", build: func(_ testing.TB, clk *testClock, idp *tokenSource) simCache {
+	{name: "samples", build: func(_ testing.TB, clk *clocktest.Clock, idp *tokenSource) simCache {
 		hp, release := buildSamples(idp, clk)
 		return simCache{hp: hp, release: release}
 	}},
@@ -195,7 +199,7 @@ type simResult struct {
 func simulate(tb testing.TB, setup simSetup) simResult {
 	tb.Helper()
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	clk := newManualClock(start)
+	clk := clocktest.NewAt(start)
 	idp := newTokenSource(clk.Now, idpLatency+azureTokenLife)
 	sc := setup.build(tb, clk, idp)
 	if sc.release != nil {
@@ -203,15 +207,14 @@ func simulate(tb testing.TB, setup simSetup) simResult {
 	}
 	ctx := context.Background()
 	for elapsed := time.Duration(0); elapsed <= simDuration; elapsed += simCallEvery {
-		mayRefresh := elapsed == 0
 		if elapsed > 0 {
-			mayRefresh = clk.Advance(simCallEvery) > 0
+			clk.Advance(simCallEvery)
 		}
 		if _, err := sc.hp.GetHeaders(ctx); err != nil {
 			tb.Fatalf("%s at %s: %v", setup.name, elapsed, err)
 		}
 		if sc.settle != nil {
-			sc.settle(tb, mayRefresh)
+			sc.settle(tb)
 		}
 	}
 	r := simResult{idpCalls: idp.calls.Load()}

@@ -1,16 +1,18 @@
-package headers
+package headers_test
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/temporalauth/temporalauth/headers"
 )
 
 func benchProvider(b *testing.B) *Provider {
-	src := TokenSourceFunc(func(context.Context) (Token, error) {
+	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
 		return Token{Value: "header.payload.signature", Expiry: time.Now().Add(time.Hour)}, nil
 	})
-	p := New(src, Options{Logger: quietLogger()})
+	p := headers.New(src, Options{Logger: quietLogger()})
 	b.Cleanup(func() { p.Close() })
 	if _, err := p.GetHeaders(context.Background()); err != nil {
 		b.Fatal(err)

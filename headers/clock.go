@@ -16,6 +16,10 @@ type Timer interface {
 	Stop() bool
 }
 
+// SystemClock returns the clock a Provider uses when Options.Clock is nil:
+// time.Now and time.AfterFunc.
+func SystemClock() Clock { return systemClock{} }
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time                            { return time.Now() }

@@ -20,12 +20,25 @@
 //     every caller keeps the still-valid token.
 //   - A failed refresh is retried with exponential backoff, 1 s doubling
 //     to 30 s with ±25% jitter, or later if the source reports a
-//     Retry-After, and once more just before the token expires.
+//     Retry-After, and once more shortly before the token expires, while
+//     callers still get the valid token.
 //   - With no valid token, callers wait for one shared refresh, each for as
-//     long as its own context allows. An expired token is never served.
-//   - Logs, errors and the String of every type here never show a token
-//     or a key.
+//     long as its own context allows. An expired token is not served.
+//   - Expiry is wall time. Timers follow the monotonic clock, which stands
+//     still during a suspend and ignores clock steps, so they re-read the
+//     wall clock at least every second (Options.WallClockCheck): after a
+//     resume or a step, a token past its expiry is served for at most that
+//     long, and RetryUnauthorized replaces it if the server rejects it
+//     meanwhile. A negative WallClockCheck reads the clock on every call.
+//   - A panic in the source becomes an error for the callers; Close waits
+//     at most CloseTimeout for a source that ignores cancellation.
+//   - Logs, errors and the String and Format of every type here never
+//     show a token or a key.
 //
 // [Provider.RetryUnauthorized] adds recovery for a token the server
-// rejects before it expires (revoked, or its signing key withdrawn).
+// rejects before it expires (revoked, or its signing key withdrawn): it
+// retries the call once with a different token, and keeps serving the
+// rejected one, if still valid, until a replacement is in hand. A source
+// with a cache of its own implements [Invalidator] to be told which token
+// was rejected.
 package headers

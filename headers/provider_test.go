@@ -1,4 +1,4 @@
-package headers
+package headers_test
 
 import (
 	"bytes"
@@ -11,68 +11,26 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/headers/clocktest"
 )
 
-// clock is a manual Clock for tests: time moves only by Advance, which
-// runs the timers that fall due.
-type clock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at      time.Time
-	f       func()
-	stopped atomic.Bool
-}
-
-func (t *fakeTimer) Stop() bool { return !t.stopped.Swap(true) }
-
-func newClock() *clock { return &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) AfterFunc(d time.Duration, f func()) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []*fakeTimer
-	pending := c.timers[:0]
-	for _, t := range c.timers {
-		if t.at.After(c.now) {
-			pending = append(pending, t)
-		} else {
-			due = append(due, t)
-		}
-	}
-	c.timers = pending
-	c.mu.Unlock()
-	for _, t := range due {
-		if !t.stopped.Swap(true) {
-			t.f() // synchronously, so the test sees its effect at once
-		}
-	}
-}
+type (
+	Token        = headers.Token
+	Options      = headers.Options
+	Provider     = headers.Provider
+	RefreshEvent = headers.RefreshEvent
+)
 
 // source is a counting TokenSource. Each call issues "token-N" that lives
-// for lifetime, unless fail or gate say otherwise.
+// for lifetime on clock, unless fail, fixed or gate say otherwise.
 type source struct {
-	clock    *clock
+	clock    *clocktest.Clock
 	lifetime time.Duration
 	calls    atomic.Int64
 	gate     chan struct{} // when non-nil, each call waits for a receive
+	entered  chan int64    // when non-nil, each call sends its number on entry
 	mu       sync.Mutex
 	err      error  // returned while set
 	fixed    *Token // returned while set
@@ -80,6 +38,9 @@ type source struct {
 
 func (s *source) Token(ctx context.Context) (Token, error) {
 	n := s.calls.Add(1)
+	if s.entered != nil {
+		s.entered <- n
+	}
 	if s.gate != nil {
 		select {
 		case <-s.gate:
@@ -129,7 +90,7 @@ func (e events) none(t *testing.T) {
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-func newTestProvider(t *testing.T, src TokenSource, c *clock, opts Options) (*Provider, events) {
+func newTestProvider(t *testing.T, src headers.TokenSource, c *clocktest.Clock, opts Options) (*Provider, events) {
 	t.Helper()
 	ev := make(events, 100)
 	opts.Clock = c
@@ -137,7 +98,7 @@ func newTestProvider(t *testing.T, src TokenSource, c *clock, opts Options) (*Pr
 	if opts.Logger == nil {
 		opts.Logger = quietLogger()
 	}
-	p := New(src, opts)
+	p := headers.New(src, opts)
 	t.Cleanup(func() { p.Close() })
 	return p, ev
 }
@@ -151,8 +112,44 @@ func mustHeader(t *testing.T, p *Provider) string {
 	return h["authorization"]
 }
 
+// getAsync calls GetHeaders in a goroutine; the channel yields its header
+// or error.
+func getAsync(p *Provider) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		h, err := p.GetHeaders(context.Background())
+		if err != nil {
+			out <- "error: " + err.Error()
+			return
+		}
+		out <- h["authorization"]
+	}()
+	return out
+}
+
+func recv[T any](t *testing.T, c <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %s within 5s", what)
+		var zero T
+		return zero
+	}
+}
+
+func blocked[T any](t *testing.T, c <-chan T, what string) {
+	t.Helper()
+	select {
+	case v := <-c:
+		t.Fatalf("%s returned %v, want it to wait", what, v)
+	case <-time.After(20 * time.Millisecond):
+	}
+}
+
 func TestFreshTokenIsCachedAndSharedWithoutAllocating(t *testing.T) {
-	c := newClock()
+	c := clocktest.New()
 	src := &source{clock: c, lifetime: time.Hour}
 	p, _ := newTestProvider(t, src, c, Options{})
 
@@ -182,14 +179,15 @@ func TestFreshTokenIsCachedAndSharedWithoutAllocating(t *testing.T) {
 }
 
 func TestLeewayWindowServesOldTokenWhileOneRefreshRuns(t *testing.T) {
-	c := newClock()
+	c := clocktest.New()
 	src := &source{clock: c, lifetime: time.Hour}
 	p, ev := newTestProvider(t, src, c, Options{})
 	mustHeader(t, p)
 	ev.next(t)
 
 	src.gate = make(chan struct{}) // the refresh now blocks until released
-	c.Advance(56 * time.Minute)    // inside the default 5-minute leeway
+	src.entered = make(chan int64, 10)
+	c.Advance(56 * time.Minute) // inside the default 5-minute leeway
 
 	var wg sync.WaitGroup
 	for range 200 {
@@ -202,6 +200,11 @@ func TestLeewayWindowServesOldTokenWhileOneRefreshRuns(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// The refresh goroutine may not have reached the source yet when the
+	// callers return: wait for it to, then count.
+	if n := recv(t, src.entered, "background refresh"); n != 2 {
+		t.Fatalf("background refresh is source call %d, want 2", n)
+	}
 	if n := src.calls.Load(); n != 2 {
 		t.Fatalf("source called %d times, want 2 (initial + one background refresh)", n)
 	}
@@ -213,10 +216,13 @@ func TestLeewayWindowServesOldTokenWhileOneRefreshRuns(t *testing.T) {
 		t.Fatalf("after refresh got %q, want token-2", got)
 	}
 	ev.none(t)
+	if len(src.entered) != 0 {
+		t.Fatalf("source called %d more times", len(src.entered))
+	}
 }
 
 func TestFailedBackgroundRefreshKeepsTokenAndBacksOff(t *testing.T) {
-	c := newClock()
+	c := clocktest.New()
 	src := &source{clock: c, lifetime: time.Hour}
 	p, ev := newTestProvider(t, src, c, Options{})
 	mustHeader(t, p)
@@ -224,7 +230,7 @@ func TestFailedBackgroundRefreshKeepsTokenAndBacksOff(t *testing.T) {
 
 	src.fail(errors.New("identity provider unavailable"))
 	c.Advance(55*time.Minute + time.Second)
-	want := MinBackoff
+	want := headers.MinBackoff
 	for i := range 5 {
 		if got := mustHeader(t, p); got != "Bearer token-1" {
 			t.Fatalf("attempt %d: got %q, want the still-valid token-1", i, got)
@@ -246,7 +252,7 @@ func TestFailedBackgroundRefreshKeepsTokenAndBacksOff(t *testing.T) {
 			t.Fatalf("attempt %d: source called during backoff", i)
 		}
 		c.Advance(hi - lo + 2*time.Millisecond)
-		want = min(2*want, MaxBackoff)
+		want = min(2*want, headers.MaxBackoff)
 	}
 	if s := p.Stats(); s.ConsecutiveFailures != 5 || s.Failures != 5 || s.Refreshes != 1 || !s.HasToken {
 		t.Errorf("stats = %+v", s)
@@ -265,52 +271,76 @@ func TestFailedBackgroundRefreshKeepsTokenAndBacksOff(t *testing.T) {
 	}
 }
 
-func TestBackoffIsCappedAndRetriesAtExpiry(t *testing.T) {
-	c := newClock()
-	src := &source{clock: c, lifetime: 10 * time.Minute}
-	p, ev := newTestProvider(t, src, c, Options{})
-	mustHeader(t, p)
-	ev.next(t)
-	src.fail(errors.New("down"))
-	c.Advance(9*time.Minute + 55*time.Second) // 5 s left
-	mustHeader(t, p)
-	if e := ev.next(t); e.RetryIn > 5*time.Second {
-		t.Errorf("retry in %s, want no later than the expiry 5s away", e.RetryIn)
-	}
+func TestBackoffIsCapped(t *testing.T) {
 	for n := 1; n <= 10; n++ {
-		if d := backoff(n, nil); d > MaxBackoff*5/4 || d < MinBackoff*3/4 {
+		if d := headers.Backoff(n, nil); d > headers.MaxBackoff*5/4 || d < headers.MinBackoff*3/4 {
 			t.Errorf("backoff(%d) = %s, out of range", n, d)
 		}
 	}
 }
 
+// The last try of a failing source is made in the background while the
+// token is still valid, not at expiry with every caller waiting; after it,
+// callers fail fast until the next attempt.
+func TestLastTryIsBeforeExpiryNotAtIt(t *testing.T) {
+	c := clocktest.New()
+	src := &source{clock: c, lifetime: 10 * time.Minute}
+	p, ev := newTestProvider(t, src, c, Options{})
+	mustHeader(t, p)
+	ev.next(t)
+	src.fail(headers.WithRetryAfter(errors.New("down"), time.Minute))
+	c.Advance(9*time.Minute + 50*time.Second) // 10 s left; the backoff would end after expiry
+	mustHeader(t, p)
+	e := ev.next(t)
+	if e.RetryIn <= 0 || e.RetryIn >= 10*time.Second {
+		t.Fatalf("retry in %s, want before the expiry 10s away", e.RetryIn)
+	}
+	c.Advance(e.RetryIn)
+	if got := mustHeader(t, p); got != "Bearer token-1" {
+		t.Fatalf("at the last try got %q, want the still-valid token-1", got)
+	}
+	if e := ev.next(t); !e.Background || e.Err == nil {
+		t.Fatalf("last try = %+v, want a failed background refresh", e)
+	}
+	c.Advance(10 * time.Second) // past expiry, inside the backoff
+	calls := src.calls.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := p.GetHeaders(ctx); err == nil || !strings.Contains(err.Error(), "next attempt in") {
+		t.Fatalf("after expiry got %v, want a fast error naming the next attempt", err)
+	}
+	if src.calls.Load() != calls {
+		t.Error("source called after expiry inside the backoff")
+	}
+}
+
 func TestRetryAfterIsHonoured(t *testing.T) {
-	c := newClock()
+	c := clocktest.New()
 	src := &source{clock: c, lifetime: time.Hour}
 	p, ev := newTestProvider(t, src, c, Options{})
 	mustHeader(t, p)
 	ev.next(t)
-	src.fail(WithRetryAfter(errors.New("throttled"), 2*time.Minute))
+	src.fail(headers.WithRetryAfter(errors.New("throttled"), 2*time.Minute))
 	c.Advance(56 * time.Minute)
 	mustHeader(t, p)
 	e := ev.next(t)
 	if e.RetryIn != 2*time.Minute {
 		t.Errorf("retry in %s, want the 2m the source asked for", e.RetryIn)
 	}
-	if d, ok := RetryAfter(fmt.Errorf("wrapped: %w", e.Err)); !ok || d != 2*time.Minute {
+	if d, ok := headers.RetryAfter(fmt.Errorf("wrapped: %w", e.Err)); !ok || d != 2*time.Minute {
 		t.Errorf("RetryAfter of wrapped error = %s, %v", d, ok)
 	}
-	if _, ok := RetryAfter(errors.New("plain")); ok {
+	if _, ok := headers.RetryAfter(errors.New("plain")); ok {
 		t.Error("RetryAfter found a wait in a plain error")
 	}
-	if WithRetryAfter(nil, time.Second) != nil {
+	if headers.WithRetryAfter(nil, time.Second) != nil {
 		t.Error("WithRetryAfter(nil) should be nil")
 	}
 }
 
 func TestWithoutTokenCallersShareOneRefreshAndMayLeaveEarly(t *testing.T) {
-	c := newClock()
-	src := &source{clock: c, lifetime: time.Hour, gate: make(chan struct{})}
+	c := clocktest.New()
+	src := &source{clock: c, lifetime: time.Hour, gate: make(chan struct{}), entered: make(chan int64, 10)}
 	p, ev := newTestProvider(t, src, c, Options{})
 
 	// One caller gives up; its cancellation must not cancel the refresh.
@@ -335,9 +365,7 @@ func TestWithoutTokenCallersShareOneRefreshAndMayLeaveEarly(t *testing.T) {
 			results <- h["authorization"]
 		}()
 	}
-	for src.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	recv(t, src.entered, "source call")
 	cancel()
 	if err := <-quitter; !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled caller got %v, want context.Canceled", err)
@@ -359,29 +387,23 @@ func TestWithoutTokenCallersShareOneRefreshAndMayLeaveEarly(t *testing.T) {
 }
 
 func TestExpiredTokenIsNeverServed(t *testing.T) {
-	c := newClock()
+	c := clocktest.New()
 	src := &source{clock: c, lifetime: time.Minute}
 	p, ev := newTestProvider(t, src, c, Options{})
 	mustHeader(t, p)
 	ev.next(t)
 	src.fail(errors.New("outage"))
-	c.Advance(time.Minute) // exactly at expiry: no longer valid
-
-	_, err := p.GetHeaders(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "outage") {
-		t.Fatalf("got %v, want the source's error", err)
+	c.Advance(time.Minute) // exactly at expiry: no longer valid; the background tries failed
+	for len(ev) > 0 {
+		<-ev
 	}
-	// Within the backoff, callers fail fast with the last error: no hang,
-	// no new call to the source.
+
 	calls := src.calls.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_, err = p.GetHeaders(ctx)
-	if err == nil || !strings.Contains(err.Error(), "next attempt in") {
-		t.Fatalf("got %v, want a fast error naming the next attempt", err)
-	}
-	if src.calls.Load() != calls {
-		t.Error("source called again inside the backoff")
+	_, err := p.GetHeaders(ctx)
+	if err == nil || !strings.Contains(err.Error(), "outage") {
+		t.Fatalf("got %v, want the source's error", err)
 	}
 	if s := p.Stats(); s.HasToken {
 		t.Error("Stats reports an expired token as valid")
@@ -389,17 +411,20 @@ func TestExpiredTokenIsNeverServed(t *testing.T) {
 
 	// The source recovers: the first call after one backoff step succeeds.
 	src.fail(nil)
-	c.Advance(MaxBackoff)
-	if got := mustHeader(t, p); !strings.HasPrefix(got, "Bearer token-") {
+	c.Advance(headers.MaxBackoff * 5 / 4)
+	if got := mustHeader(t, p); !strings.HasPrefix(got, "Bearer token-") || src.calls.Load() == calls {
 		t.Fatalf("after recovery got %q", got)
 	}
 }
 
 func TestSourceReturningBadTokenIsAnError(t *testing.T) {
-	c := newClock()
+	c := clocktest.New()
 	for name, tok := range map[string]Token{
-		"expired": {Value: "old", Expiry: c.Now().Add(-time.Second)},
-		"empty":   {Value: "", Expiry: c.Now().Add(time.Hour)},
+		"expired":           {Value: "old", Expiry: c.Now().Add(-time.Second)},
+		"empty":             {Value: "", Expiry: c.Now().Add(time.Hour)},
+		"line break":        {Value: "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0\n", Expiry: c.Now().Add(time.Hour)},
+		"control character": {Value: "eyJhbGciOiJFUzI1NiJ9\x00c2VjcmV0", Expiry: c.Now().Add(time.Hour)},
+		"non-ASCII byte":    {Value: "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0é", Expiry: c.Now().Add(time.Hour)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			src := &source{clock: c, fixed: &tok}
@@ -407,6 +432,9 @@ func TestSourceReturningBadTokenIsAnError(t *testing.T) {
 			_, err := p.GetHeaders(context.Background())
 			if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "test-source") {
 				t.Fatalf("got %v, want an error naming the source and the %s token", err, name)
+			}
+			if strings.Contains(err.Error(), "c2VjcmV0") {
+				t.Fatalf("error shows the token: %v", err)
 			}
 			for range 100 {
 				p.GetHeaders(context.Background())
@@ -429,7 +457,7 @@ func TestDefaultLeewayAdaptsToLifetime(t *testing.T) {
 		{4 * time.Minute, 10 * time.Minute, 2 * time.Minute},
 	} {
 		t.Run(fmt.Sprintf("%s/%s", tc.lifetime, tc.leeway), func(t *testing.T) {
-			c := newClock()
+			c := clocktest.New()
 			src := &source{clock: c, lifetime: tc.lifetime}
 			p, ev := newTestProvider(t, src, c, Options{Leeway: tc.leeway})
 			mustHeader(t, p)
@@ -449,7 +477,7 @@ func TestDefaultLeewayAdaptsToLifetime(t *testing.T) {
 func TestSourceReturningSameTokenDoesNotSpin(t *testing.T) {
 	// A source with a cache of its own (MSAL) hands back the same token
 	// until it is 5 minutes from expiry, even when asked earlier.
-	c := newClock()
+	c := clocktest.New()
 	tok := Token{Value: "same", Expiry: c.Now().Add(8 * time.Minute)}
 	src := &source{clock: c, fixed: &tok}
 	p, ev := newTestProvider(t, src, c, Options{Leeway: 10 * time.Minute})
@@ -470,9 +498,9 @@ func TestSourceReturningSameTokenDoesNotSpin(t *testing.T) {
 }
 
 func TestRefreshAtHintFetchesEarly(t *testing.T) {
-	c := newClock()
+	c := clocktest.New()
 	var calls atomic.Int64
-	src := TokenSourceFunc(func(context.Context) (Token, error) {
+	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
 		n := calls.Add(1)
 		return Token{Value: fmt.Sprint("file-", n), RefreshAt: c.Now().Add(time.Minute)}, nil
 	})
@@ -490,7 +518,7 @@ func TestRefreshAtHintFetchesEarly(t *testing.T) {
 }
 
 func TestInvalidateFetchesAtOnce(t *testing.T) {
-	c := newClock()
+	c := clocktest.New()
 	src := &source{clock: c, lifetime: time.Hour}
 	p, ev := newTestProvider(t, src, c, Options{})
 	mustHeader(t, p)
@@ -513,8 +541,38 @@ func TestInvalidateFetchesAtOnce(t *testing.T) {
 	}
 }
 
+// An Invalidate while a failing refresh runs must not leave that failure's
+// backoff in force: the source is asked again at once, and its answer is
+// what callers get.
+func TestInvalidateDuringFailingRefreshAsksAgain(t *testing.T) {
+	c := clocktest.New()
+	src := &source{clock: c, lifetime: time.Hour}
+	p, ev := newTestProvider(t, src, c, Options{})
+	mustHeader(t, p)
+	ev.next(t)
+
+	src.fail(errors.New("down"))
+	src.gate = make(chan struct{})
+	src.entered = make(chan int64, 10)
+	p.Invalidate()
+	got := getAsync(p)
+	recv(t, src.entered, "refresh")
+	p.Invalidate()         // while the call that will fail runs
+	src.gate <- struct{}{} // it fails
+	recv(t, src.entered, "second call after the Invalidate")
+	blocked(t, got, "GetHeaders")
+	src.fail(nil)
+	src.gate <- struct{}{}
+	if h := recv(t, got, "header"); h != "Bearer token-3" {
+		t.Fatalf("got %q, want token-3 from the call made after the Invalidate", h)
+	}
+	if e := ev.next(t); e.Err != nil {
+		t.Fatalf("event %+v, want the second call's success", e)
+	}
+}
+
 func TestHeaderAndSchemeOptions(t *testing.T) {
-	c := newClock()
+	c := clocktest.New()
 	p, _ := newTestProvider(t, &source{clock: c, lifetime: time.Hour}, c,
 		Options{Header: "X-Temporal-Auth", Scheme: "Token"})
 	h, err := p.GetHeaders(context.Background())
@@ -530,39 +588,206 @@ func TestHeaderAndSchemeOptions(t *testing.T) {
 	}
 }
 
+func TestInvalidOptionsAreReportedByEveryCall(t *testing.T) {
+	for _, tc := range []struct {
+		opts  Options
+		field string
+	}{
+		{Options{Header: "x auth"}, "headers.Options.Header"},
+		{Options{Header: "authorization\n"}, "headers.Options.Header"},
+		{Options{Header: "grpc-auth"}, "headers.Options.Header"},
+		{Options{Header: "Content-Type"}, "headers.Options.Header"},
+		{Options{Header: "x-auth:"}, "headers.Options.Header"},
+		{Options{Scheme: "Bear er"}, "headers.Options.Scheme"},
+		{Options{Scheme: "Bearer\r\n"}, "headers.Options.Scheme"},
+	} {
+		t.Run(tc.opts.Header+tc.opts.Scheme, func(t *testing.T) {
+			if err := tc.opts.Validate(); err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("Validate() = %v, want an error naming %s", err, tc.field)
+			}
+			c := clocktest.New()
+			src := &source{clock: c, lifetime: time.Hour}
+			p, _ := newTestProvider(t, src, c, tc.opts)
+			for range 2 {
+				_, err := p.GetHeaders(context.Background())
+				if err == nil || !strings.Contains(err.Error(), tc.field) {
+					t.Fatalf("GetHeaders: %v, want an error naming %s", err, tc.field)
+				}
+			}
+			if n := src.calls.Load(); n != 0 {
+				t.Errorf("source called %d times with invalid options", n)
+			}
+		})
+	}
+	for _, ok := range []Options{{}, {Header: "X-Temporal_Auth.v2", Scheme: "Token"}} {
+		if err := ok.Validate(); err != nil {
+			t.Errorf("Validate(%+v) = %v", ok, err)
+		}
+	}
+}
+
 func TestCloseCancelsRefreshAndStopsProvider(t *testing.T) {
-	c := newClock()
-	src := &source{clock: c, lifetime: time.Hour, gate: make(chan struct{})}
-	p := New(src, Options{Clock: c, Logger: quietLogger()})
+	c := clocktest.New()
+	src := &source{clock: c, lifetime: time.Hour, gate: make(chan struct{}), entered: make(chan int64, 1)}
+	p := headers.New(src, Options{Clock: c, Logger: quietLogger()})
 	errc := make(chan error)
 	go func() {
 		_, err := p.GetHeaders(context.Background())
 		errc <- err
 	}()
-	for src.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	recv(t, src.entered, "source call")
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-errc; err == nil {
 		t.Error("waiting caller got no error when the provider closed")
 	}
-	if _, err := p.GetHeaders(context.Background()); !errors.Is(err, ErrClosed) {
+	if _, err := p.GetHeaders(context.Background()); !errors.Is(err, headers.ErrClosed) {
 		t.Errorf("after Close got %v, want ErrClosed", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if n := c.Pending(); n != 0 {
+		t.Errorf("%d timers pending after Close", n)
+	}
+}
+
+// stubborn is a source whose call ignores its context until released.
+type stubborn struct {
+	entered, release chan struct{}
+	closed           atomic.Int32
+}
+
+func (s *stubborn) Token(context.Context) (Token, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return Token{Value: "late"}, nil
+}
+
+func (s *stubborn) Close() error { s.closed.Add(1); return nil }
+
+func TestCloseIsBoundedWhenSourceIgnoresCancellation(t *testing.T) {
+	defer headers.SetCloseTimeout(50 * time.Millisecond)()
+	src := &stubborn{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	p := headers.New(src, Options{Clock: clocktest.New(), Logger: quietLogger()})
+	got := getAsync(p)
+	recv(t, src.entered, "source call")
+
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	err := recv(t, closed, "Close to return")
+	if err == nil || !strings.Contains(err.Error(), "ignored cancellation") {
+		t.Fatalf("Close = %v, want an error saying the source ignored cancellation", err)
+	}
+	if h := recv(t, got, "waiting caller"); !strings.HasPrefix(h, "error:") {
+		t.Errorf("waiting caller got %q, want an error", h)
+	}
+	if n := src.closed.Load(); n != 0 {
+		t.Fatal("source closed while its call was still running")
+	}
+	close(src.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for src.closed.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := src.closed.Load(); n != 1 {
+		t.Errorf("source closed %d times after its call returned, want 1", n)
+	}
+	if _, err := p.GetHeaders(context.Background()); !errors.Is(err, headers.ErrClosed) {
+		t.Errorf("after Close got %v, want ErrClosed: the late token must not be installed", err)
 	}
 	if err := p.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
 }
 
+func TestCloseFromOnRefresh(t *testing.T) {
+	c := clocktest.New()
+	src := &closingSource{source: source{clock: c, lifetime: time.Hour}}
+	var p *Provider
+	closed := make(chan error, 1)
+	p = headers.New(src, Options{Clock: c, Logger: quietLogger(), OnRefresh: func(RefreshEvent) {
+		closed <- p.Close()
+	}})
+	got := getAsync(p)
+	if err := recv(t, closed, "Close from OnRefresh"); err != nil {
+		t.Fatalf("Close from OnRefresh: %v", err)
+	}
+	// The caller that started the refresh returns: with the token, or
+	// with ErrClosed if it saw the Close first.
+	if h := recv(t, got, "GetHeaders"); h != "Bearer token-1" && !strings.Contains(h, headers.ErrClosed.Error()) {
+		t.Errorf("got %q, want token-1 or ErrClosed", h)
+	}
+	if n := src.closed.Load(); n != 1 {
+		t.Errorf("source closed %d times, want 1", n)
+	}
+}
+
+func TestPanickingSourceBecomesAnError(t *testing.T) {
+	c := clocktest.New()
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	var panics atomic.Bool
+	panics.Store(true)
+	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
+		if panics.Load() {
+			panic("source bug")
+		}
+		return Token{Value: "ok", Expiry: c.Now().Add(time.Hour)}, nil
+	})
+	p, ev := newTestProvider(t, src, c, Options{Logger: log})
+	_, err := p.GetHeaders(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "panicked: source bug") {
+		t.Fatalf("got %v, want the panic as an error", err)
+	}
+	if e := ev.next(t); e.Err == nil {
+		t.Errorf("event %+v, want a failure", e)
+	}
+	if out := buf.String(); !strings.Contains(out, "token source panicked") || !strings.Contains(out, "provider_test.go") {
+		t.Errorf("log lacks the panic and its stack:\n%s", out)
+	}
+	panics.Store(false)
+	c.Advance(headers.MinBackoff * 5 / 4)
+	if got := mustHeader(t, p); got != "Bearer ok" {
+		t.Errorf("after the panic got %q", got)
+	}
+}
+
+func TestPanickingOnRefreshIsRecovered(t *testing.T) {
+	c := clocktest.New()
+	src := &source{clock: c, lifetime: time.Hour}
+	p := headers.New(src, Options{Clock: c, Logger: quietLogger(), OnRefresh: func(RefreshEvent) { panic("metrics bug") }})
+	defer p.Close()
+	if got := mustHeader(t, p); got != "Bearer token-1" {
+		t.Errorf("got %q", got)
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func TestSecretsStayOutOfLogsErrorsAndFormatting(t *testing.T) {
 	const secret = "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"
-	c := newClock()
-	var buf bytes.Buffer
+	c := clocktest.New()
+	var buf syncBuffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var fail atomic.Bool
-	src := TokenSourceFunc(func(context.Context) (Token, error) {
+	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
 		if fail.Load() {
 			return Token{}, errors.New("identity provider said no")
 		}
@@ -584,16 +809,29 @@ func TestSecretsStayOutOfLogsErrorsAndFormatting(t *testing.T) {
 
 	var out strings.Builder
 	out.WriteString(buf.String())
-	fmt.Fprintf(&out, "%v %+v %#v %s\n", tok, tok, tok, tok)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%t", "%x", "%X", "%08.3f", "%T %p %U %c %e %b %o"} {
+		fmt.Fprintf(&out, verb+"\n", tok)
+		fmt.Fprintf(&out, verb+"\n", &tok)
+		fmt.Fprintf(&out, verb+"\n", []Token{tok})
+		fmt.Fprintf(&out, verb+"\n", map[string]Token{"k": tok})
+		fmt.Fprintf(&out, verb+"\n", struct{ T Token }{tok})
+		fmt.Fprintf(&out, verb+"\n", struct{ T *Token }{&tok})
+		fmt.Fprintf(&out, verb+"\n", []any{tok})
+	}
+	fmt.Fprintln(&out, tok)
 	fmt.Fprintf(&out, "%v %+v %#v %s\n", p, p, p, p)
 	fmt.Fprintf(&out, "%v %+v\n", p.Stats(), err)
-	if strings.Contains(out.String(), secret) || strings.Contains(out.String(), "c2VjcmV0") {
+	if strings.Contains(out.String(), secret) || strings.Contains(out.String(), "c2VjcmV0") ||
+		strings.Contains(out.String(), fmt.Sprintf("%x", secret[:8])) {
 		t.Fatalf("token leaked:\n%s", out.String())
 	}
-	for _, want := range []string{"token refresh failed", Redacted, "identity provider said no"} {
+	for _, want := range []string{"token refresh failed", headers.Redacted, "identity provider said no"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+	if got, want := fmt.Sprintf("%#v", tok), "headers.Token{Value: REDACTED, Expiry: "; !strings.HasPrefix(got, want) {
+		t.Errorf("%%#v = %s, want %s...", got, want)
 	}
 }
 
@@ -605,9 +843,9 @@ type closingSource struct {
 func (s *closingSource) Close() error { s.closed.Add(1); return nil }
 
 func TestCloseClosesSourceOnce(t *testing.T) {
-	c := newClock()
+	c := clocktest.New()
 	src := &closingSource{source: source{clock: c, lifetime: time.Hour}}
-	p := New(src, Options{Clock: c, Logger: quietLogger()})
+	p := headers.New(src, Options{Clock: c, Logger: quietLogger()})
 	mustHeader(t, p)
 	p.Close()
 	p.Close()

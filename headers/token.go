@@ -3,14 +3,19 @@ package headers
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
 // A Token is a credential to send to the Temporal server, typically a JWT.
 //
-// Its Value is a secret: String, GoString and LogValue redact it, so a Token
-// printed with %v, %+v, %#v or logged with log/slog never shows the value.
+// Its Value is a secret: Format, String, GoString and LogValue redact it,
+// so a Token printed with any verb, alone or inside a slice, map or struct
+// field that fmt can reach, or logged with log/slog, never shows the
+// value. (fmt cannot call methods of a value in an unexported struct
+// field: keep tokens out of such fields of types that get printed.)
 type Token struct {
 	// Value is the credential itself, without a scheme such as "Bearer".
 	Value string
@@ -25,8 +30,36 @@ type Token struct {
 
 // A TokenSource returns tokens. The Provider calls it from one goroutine at
 // a time, with a context that bounds the call; it need not cache.
+//
+// A source that does cache (MSAL does, until 5 minutes before expiry)
+// should also implement [Invalidator]: when the server rejects a token, or
+// [Provider.Invalidate] is called, the Provider tells the source which
+// token was rejected before it asks for the next one, so that the source
+// fetches anew instead of handing back the rejected token. Without it, a
+// source that returns the rejected token again gets no retry: the caller
+// sees the server's original error.
+//
+// A panic in Token or InvalidateToken is recovered into an error for the
+// Provider's callers and logged with its stack. Each call is bounded by
+// Options.RefreshTimeout through its context; a source that ignores the
+// context holds up Close for at most CloseTimeout (see Provider.Close).
 type TokenSource interface {
 	Token(ctx context.Context) (Token, error)
+}
+
+// An Invalidator is a TokenSource that keeps a cache of its own and can be
+// told to drop a token from it.
+//
+// The Provider calls InvalidateToken with the token the server rejected
+// (or that [Provider.Invalidate] dropped), from the goroutine that calls
+// Token, right before the Token call that is to replace it; the two calls
+// share one context. After InvalidateToken, Token must not return a token
+// whose Value equals rejected.Value unless the source has no other: a
+// Provider never retries a call with the token that was rejected. An
+// implementation records what it needs and returns; any error belongs to
+// the Token call that follows.
+type Invalidator interface {
+	InvalidateToken(ctx context.Context, rejected Token)
 }
 
 // TokenSourceFunc adapts an ordinary function to a TokenSource.
@@ -47,6 +80,19 @@ func (t Token) String() string {
 	return fmt.Sprintf("Token{Value: %s, Expiry: %s}", Redacted, expiry)
 }
 
+// Format writes t's String for every verb, quoted for %q, and its
+// GoString for %#v, so that no verb prints the value.
+func (t Token) Format(f fmt.State, verb rune) {
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		io.WriteString(f, t.GoString())
+	case verb == 'q':
+		io.WriteString(f, strconv.Quote(t.String()))
+	default:
+		io.WriteString(f, t.String())
+	}
+}
+
 // GoString describes t without its value, for %#v.
 func (t Token) GoString() string { return "headers." + t.String() }
 
@@ -55,7 +101,9 @@ func (t Token) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("value", Redacted), slog.Time("expiry", t.Expiry))
 }
 
-// valid reports whether t may still be sent at now.
+// valid reports whether t may still be sent at now. Both are compared as
+// wall times: a monotonic reading (time.Now and MSAL's ExpiresOn carry
+// one) would make the comparison ignore a suspend or a clock step.
 func (t Token) valid(now time.Time) bool {
-	return t.Expiry.IsZero() || now.Before(t.Expiry)
+	return t.Expiry.IsZero() || now.Round(0).Before(t.Expiry.Round(0))
 }

@@ -12,21 +12,30 @@ import (
 )
 
 // MinRejectInterval is how old a token must be before a rejection by the
-// server makes RetryUnauthorized drop it. A caller that truly lacks a
-// permission therefore causes at most one new token per interval.
+// server makes RetryUnauthorized ask for a new one, and how long after
+// asking it waits before asking again for the same token. A caller that
+// truly lacks a permission therefore causes at most one new token per
+// interval.
 const MinRejectInterval = 10 * time.Second
 
 // RetryUnauthorized returns a dial option for
 // client.Options.ConnectionOptions.DialOptions. When the server rejects a
 // call's token (PERMISSION_DENIED "Request unauthorized." or
-// UNAUTHENTICATED) it drops that token, fetches a new one and retries the
-// call once. This recovers at once from a revoked token or a signing key
-// withdrawn under a running worker. A call is retried at most once, and
-// not at all when the rejected token is younger than MinRejectInterval, so
-// a caller without the permission gets the denial, never a loop.
+// UNAUTHENTICATED) it fetches a new token and retries the call once with
+// it. This recovers at once from a revoked token, a signing key withdrawn
+// under a running worker, or a token that expired while the machine slept.
 //
-// The Temporal server also answers "Request unauthorized." when a valid
-// token lacks the permission; such a call costs one extra round trip.
+// The rejected token is not dropped: every other call keeps getting it
+// while the new one is fetched, and keeps getting it if the fetch fails,
+// since the server answers "Request unauthorized." as well to a valid
+// token that lacks a permission. A source that is an Invalidator is told
+// which token was rejected before it is asked for the next. The call is
+// retried only with a token that differs from the one rejected; when none
+// can be had (the source fails, or returns the same token), the call
+// returns the server's original error. A call is retried at most once, and
+// not at all when the rejected token is younger than MinRejectInterval, so
+// a caller without the permission gets the denial, never a loop; such a
+// call costs one extra round trip.
 func (p *Provider) RetryUnauthorized() grpc.DialOption {
 	return grpc.WithChainUnaryInterceptor(p.retryUnauthorized)
 }
@@ -39,13 +48,11 @@ func (p *Provider) retryUnauthorized(ctx context.Context, method string, req, re
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
 	sent := md.Get(p.header)
-	if len(sent) == 0 || !p.reject(sent[len(sent)-1]) {
+	if len(sent) == 0 {
 		return err
 	}
-	h, herr := p.GetHeaders(ctx)
-	if herr != nil {
-		p.log.Warn("temporalauth: no new token after the server rejected one",
-			"source", p.name, "method", method, "error", herr)
+	h, ok := p.replace(ctx, sent[len(sent)-1], method)
+	if !ok {
 		return err
 	}
 	md = md.Copy()
@@ -70,23 +77,85 @@ func tokenRejected(err error) bool {
 	return false
 }
 
-// reject handles the server's rejection of the header value sent and
-// reports whether a retry may send a different token. It drops the cached
-// token if that is the one rejected and it is old enough.
-func (p *Provider) reject(sent string) bool {
+// replace handles the server's rejection of the header value sent. It
+// returns the headers to retry with, which carry a different token, or
+// false when the call is not to be retried.
+func (p *Provider) replace(ctx context.Context, sent, method string) (map[string]string, bool) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	c := p.cur.Load()
+	if p.closed.Load() {
+		p.mu.Unlock()
+		return nil, false
+	}
 	if c == nil || c.headers[p.header] != sent {
-		return true // already replaced: retry with the current token
+		p.mu.Unlock()
+		return p.other(ctx, sent, method) // already replaced: retry with the current token
 	}
-	now := p.clock.Now()
-	if now.Sub(c.fetched) < MinRejectInterval {
-		return false
+	now := p.now()
+	if !c.tok.valid(now) {
+		// Served after its expiry: a suspend or a clock step that the
+		// wall-clock check has not caught up with yet. Callers now wait
+		// for a new token.
+		p.gen++
+		p.rejected = &c.tok
+		c.stale.Store(true)
+		p.mu.Unlock()
+		p.log.Info("temporalauth: server rejected a token that had expired; fetching a new one",
+			"source", p.name, "method", method, "expired_for", now.Sub(c.tok.Expiry).Round(time.Second))
+		return p.other(ctx, sent, method)
 	}
-	p.log.Info("temporalauth: server rejected the token; fetching a new one", "source", p.name,
-		"age", now.Sub(c.fetched).Round(time.Second), "time_left", timeLeft(c.tok, now).Round(time.Second))
-	p.install(nil, now)
-	p.retryAt.Store(0)
-	return true
+	f := p.flight.Load()
+	ask := true
+	switch {
+	case f != nil && !c.rejectedAt.IsZero() && now.Sub(c.rejectedAt) < MinRejectInterval:
+		ask = false // a rejection of this token already asked for a new one: share it
+	case now.Sub(c.fetched) < MinRejectInterval || now.Sub(c.rejectedAt) < MinRejectInterval:
+		p.mu.Unlock()
+		return nil, false
+	}
+	if ask {
+		c.rejectedAt = now
+		p.gen++ // a refresh under way asks again, after telling the source
+		p.rejected = &c.tok
+		if f == nil {
+			f, _, _ = p.startLocked(now, true, true) // not closed: checked above under p.mu
+		}
+	}
+	p.mu.Unlock()
+	if ask {
+		p.log.Info("temporalauth: server rejected the token; fetching a new one while serving it",
+			"source", p.name, "method", method, "age", now.Sub(c.fetched).Round(time.Second),
+			"time_left", timeLeft(c.tok, now).Round(time.Second))
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, false
+	}
+	if f.err != nil {
+		p.log.Warn("temporalauth: no new token after the server rejected one; the call fails with the server's error",
+			"source", p.name, "method", method, "error", f.err)
+		return nil, false
+	}
+	if h := f.cur.headers; h[p.header] != sent {
+		return h, true
+	}
+	p.log.Warn("temporalauth: the source returned the token the server rejected; the call fails with the server's error (a source with a cache should implement headers.Invalidator)",
+		"source", p.name, "method", method)
+	return nil, false
+}
+
+// other returns the current headers if they carry a token other than the
+// one sent, fetching one if needed.
+func (p *Provider) other(ctx context.Context, sent, method string) (map[string]string, bool) {
+	h, err := p.GetHeaders(ctx)
+	if err != nil {
+		p.log.Warn("temporalauth: no new token after the server rejected one; the call fails with the server's error",
+			"source", p.name, "method", method, "error", err)
+		return nil, false
+	}
+	if h[p.header] == sent {
+		return nil, false
+	}
+	return h, true
 }

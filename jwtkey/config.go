@@ -309,11 +309,7 @@ func (c Config) GoString() string { return "jwtkey." + c.String() }
 // Format prints c as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the key.
 func (c Config) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = fmt.Fprint(f, c.GoString())
-		return
-	}
-	_, _ = fmt.Fprint(f, c.String())
+	config.Format(f, verb, c)
 }
 
 // MarshalJSON encodes c's settings without its key, so that encoding/json

@@ -42,10 +42,7 @@ func NewTokenSource(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{checked: k, keyFile: cfg.KeyFile, now: time.Now}
-	if cfg.Clock != nil {
-		s.now = cfg.Clock.Now
-	}
+	s := &Source{checked: k, keyFile: cfg.KeyFile, now: config.Clock(cfg.Clock).Now}
 	if cfg.KeyFile != "" {
 		if s.file, err = openKeyFile(cfg.KeyFile); err != nil {
 			return nil, names.Wrap(cfg.fromEnv, "KeyFile", err)
@@ -185,11 +182,7 @@ func (s *Source) GoString() string { return "jwtkey.Source{" + s.String() + "}" 
 // Format prints s as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the key.
 func (s *Source) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = fmt.Fprint(f, s.GoString())
-		return
-	}
-	_, _ = fmt.Fprint(f, s.String())
+	config.Format(f, verb, s)
 }
 
 // LogValue describes s for log/slog without its key: the key file, kid,
@@ -238,34 +231,29 @@ func (s *Source) LogValue() slog.Value {
 // After replacing the KeyFile, tokens signed with the new key are sent once
 // the cached one is refreshed; call Provider.Invalidate to switch at once.
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	if cfg.Clock == nil {
-		cfg.Clock = opts.Clock
-	}
-	src, err := NewTokenSource(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Leeway >= src.exp {
-		lifetime := fmt.Sprintf("%s=%s", names.Of("Expiration", cfg.fromEnv), src.exp)
-		if cfg.Expiration == 0 {
-			lifetime = fmt.Sprintf("%s by default (set %s for a longer one)", src.exp, names.Of("Expiration", cfg.fromEnv))
-		}
-		return nil, &headers.ConfigError{Setting: "headers.Options.Leeway",
-			Err: fmt.Errorf("%s must be shorter than the token lifetime %s", opts.Leeway, lifetime)}
-	}
-	if opts.Name == "" {
-		if cfg.KeyFile != "" {
-			opts.Name = "jwt signer file=" + cfg.KeyFile
-		} else {
-			opts.Name = "jwt signer kid=" + src.KeyID()
-		}
-	}
-	if cfg.KeyFile != "" {
-		if err := CheckKeyFilePermissions(cfg.KeyFile); err != nil {
-			logger := config.OrDefault(opts.Logger, slog.Default())
-			logger.Warn("private key file permissions are too open",
-				slog.String("setting", names.Of("KeyFile", cfg.fromEnv)), slog.String("source", opts.Name), slog.Any("error", err))
-		}
-	}
-	return headers.New(src, opts), nil
+	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+		func(src *Source, opts *headers.Options) error {
+			if opts.Leeway >= src.exp {
+				lifetime := fmt.Sprintf("%s=%s", names.Of("Expiration", cfg.fromEnv), src.exp)
+				if cfg.Expiration == 0 {
+					lifetime = fmt.Sprintf("%s by default (set %s for a longer one)", src.exp, names.Of("Expiration", cfg.fromEnv))
+				}
+				return &headers.ConfigError{Setting: "headers.Options.Leeway",
+					Err: fmt.Errorf("%s must be shorter than the token lifetime %s", opts.Leeway, lifetime)}
+			}
+			if opts.Name == "" {
+				opts.Name = "jwt signer kid=" + src.KeyID()
+				if cfg.KeyFile != "" {
+					opts.Name = "jwt signer file=" + cfg.KeyFile
+				}
+			}
+			if cfg.KeyFile != "" {
+				if err := CheckKeyFilePermissions(cfg.KeyFile); err != nil {
+					config.OrDefault(opts.Logger, slog.Default()).Warn("private key file permissions are too open",
+						slog.String("setting", names.Of("KeyFile", cfg.fromEnv)), slog.String("source", opts.Name), slog.Any("error", err))
+				}
+			}
+			return nil
+		})
 }

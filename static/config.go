@@ -127,12 +127,7 @@ func (c Config) check() (headers.Token, error) {
 }
 
 // now returns c's clock as a function.
-func (c Config) now() func() time.Time {
-	if c.Clock == nil {
-		return time.Now
-	}
-	return c.Clock.Now
-}
+func (c Config) now() func() time.Time { return config.Clock(c.Clock).Now }
 
 // checkExpiry returns an error wrapping ErrExpiredToken once tok's expiry
 // has come.
@@ -166,11 +161,7 @@ func (c Config) GoString() string { return "static." + c.String() }
 // Format prints c as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the token.
 func (c Config) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = fmt.Fprint(f, c.GoString())
-		return
-	}
-	_, _ = fmt.Fprint(f, c.String())
+	config.Format(f, verb, c)
 }
 
 // MarshalJSON encodes c without its token, so that a Config inside a value

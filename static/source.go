@@ -130,11 +130,7 @@ func (s Source) GoString() string { return "static.Source{" + s.String() + "}" }
 // Format prints s as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the token.
 func (s Source) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = fmt.Fprint(f, s.GoString())
-		return
-	}
-	_, _ = fmt.Fprint(f, s.String())
+	config.Format(f, verb, s)
 }
 
 // LogValue describes s for log/slog without its token: file and poll for a
@@ -158,19 +154,15 @@ func (s Source) LogValue() slog.Value {
 // (TEMPORAL_AUTH_TOKEN for a Config from ConfigFromLookup, else
 // "static.Config.Token").
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	if cfg.Clock == nil {
-		cfg.Clock = opts.Clock
-	}
-	src, err := NewTokenSource(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Name == "" {
-		if cfg.TokenFile != "" {
-			opts.Name = fileWhat + " " + cfg.TokenFile
-		} else {
-			opts.Name = src.setting
-		}
-	}
-	return headers.New(src, opts), nil
+	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+		func(src *Source, opts *headers.Options) error {
+			if opts.Name == "" {
+				opts.Name = src.setting
+				if cfg.TokenFile != "" {
+					opts.Name = fileWhat + " " + cfg.TokenFile
+				}
+			}
+			return nil
+		})
 }

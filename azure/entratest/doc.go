@@ -9,6 +9,9 @@
 //     client secret, a certificate-signed client assertion, or a federated
 //     (workload identity) assertion),
 //   - GET  /<tenant>/discovery/v2.0/keys (the JWKS that verifies its tokens),
+//   - GET  /common/discovery/instance (Entra ID's instance discovery, which
+//     [Server.Client] routes requests for login.microsoftonline.com to; it
+//     refuses the server's own host unless [Server.TrustAuthorityHost]),
 //
 // over HTTPS with a self-signed certificate that [Server.Client] trusts, and,
 // on a second, plain-HTTP listener, an App Service style managed-identity

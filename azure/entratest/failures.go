@@ -113,6 +113,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, f Failure) {
 		case <-r.Context().Done():
 		case <-s.done:
 		}
+		// Drop the connection without an answer: returning would make
+		// net/http send an empty 200, which a client could read before it
+		// notices its own deadline.
+		panic(http.ErrAbortHandler)
 	case HTMLFailure:
 		status := orDefault(f.Status, http.StatusBadGateway)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

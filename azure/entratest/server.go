@@ -41,6 +41,9 @@ const (
 	EndpointKeys
 	// EndpointManagedIdentity is the App Service style managed-identity endpoint.
 	EndpointManagedIdentity
+	// EndpointInstanceDiscovery is GET /common/discovery/instance, reached
+	// through [Server.Client] as https://login.microsoftonline.com/...
+	EndpointInstanceDiscovery
 	endpointCount
 )
 
@@ -55,6 +58,8 @@ func (e Endpoint) String() string {
 		return "keys"
 	case EndpointManagedIdentity:
 		return "managed-identity"
+	case EndpointInstanceDiscovery:
+		return "instance-discovery"
 	}
 	return fmt.Sprintf("Endpoint(%d)", int(e))
 }
@@ -103,6 +108,7 @@ type Server struct {
 	clients    map[string]Client
 	resources  map[string]bool
 	identities []ManagedIdentity
+	trustSelf  bool          // instance discovery vouches for the server's host
 	keys       []*signingKey // published in the JWKS, oldest first
 	signing    *signingKey
 	failures   []Failure
@@ -137,6 +143,7 @@ func NewServer(opts ...Option) *Server {
 	tlsMux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.serveDiscovery)
 	tlsMux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.serveToken)
 	tlsMux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.serveKeys)
+	tlsMux.HandleFunc("GET /common/discovery/instance", s.serveInstanceDiscovery)
 	s.tlsSrv = httptest.NewTLSServer(tlsMux)
 
 	plainMux := http.NewServeMux()
@@ -147,7 +154,7 @@ func NewServer(opts ...Option) *Server {
 	roots := x509.NewCertPool()
 	roots.AddCert(s.tlsSrv.Certificate())
 	s.transport = newLoopbackTransport(roots)
-	s.client = &http.Client{Transport: s.transport}
+	s.client = &http.Client{Transport: discoveryRouter{next: s.transport, addr: s.tlsSrv.Listener.Addr().String()}}
 	return s
 }
 
@@ -194,7 +201,9 @@ func (s *Server) HTTPKeysURL() string {
 // Client returns an HTTP client that trusts the server's TLS certificate,
 // uses no proxy, and refuses to dial anything but a loopback address, so
 // code under test cannot reach a real Azure host or the instance metadata
-// service (169.254.169.254) through it.
+// service (169.254.169.254) through it. Requests for Entra ID's instance
+// discovery (https://login.microsoftonline.com/common/discovery/instance)
+// are answered by the server itself: see [Server.TrustAuthorityHost].
 func (s *Server) Client() *http.Client { return s.client }
 
 // Requests returns how many requests endpoint e has received, failed ones

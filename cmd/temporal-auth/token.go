@@ -14,6 +14,7 @@ import (
 	"github.com/temporalauth/temporalauth"
 	"github.com/temporalauth/temporalauth/cmd/temporal-auth/internal/inspect"
 	"github.com/temporalauth/temporalauth/jwtkey"
+	"github.com/temporalauth/temporalauth/oidc"
 	"github.com/temporalauth/temporalauth/static"
 )
 
@@ -30,7 +31,7 @@ type tokenFlag struct {
 var tokenCommand = &command{
 	name:     "token",
 	synopsis: "mint a token from flags or the environment and print it",
-	args:     "[--provider jwt|azure|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 10m] [--subject S] [--issuer I] [--audience A,...] [--claim-name C] [--scope S] [--export [--tls=false]]",
+	args:     "[--provider jwt|azure|oidc|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 10m] [--subject S] [--issuer I] [--audience A,...] [--claim-name C] [--scope S] [--export [--tls=false]]",
 	about: `
 Mints one token and prints it on standard output, and nothing else there: the
 bare token, or with --export the lines
@@ -78,8 +79,12 @@ replaces its variable:
   --scope        TEMPORAL_AUTH_SCOPE
 
 jwt signs a token with a local key (see keygen); azure acquires one from
-Microsoft Entra ID with the AZURE_* credentials; static prints the configured
-token after checking it.`,
+Microsoft Entra ID with the AZURE_* credentials; oidc acquires one from any
+OAuth 2.0 / OpenID Connect identity provider with the client-credentials
+grant (TEMPORAL_OIDC_ISSUER or TEMPORAL_OIDC_TOKEN_URL, TEMPORAL_OIDC_CLIENT_ID,
+TEMPORAL_OIDC_CLIENT_SECRET, _SECRET_FILE or TEMPORAL_OIDC_PRIVATE_KEY_FILE,
+TEMPORAL_OIDC_SCOPES, ...); static prints the configured token after
+checking it.`,
 	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
 		flags := []*tokenFlag{
 			{name: "provider", env: temporalauth.EnvProvider},
@@ -92,7 +97,7 @@ token after checking it.`,
 			{name: "scope", env: "TEMPORAL_AUTH_SCOPE", kind: "azure"},
 		}
 		usage := map[string]string{
-			"provider":    "`provider`: jwt, azure or static (default: chosen from the variables set)",
+			"provider":    "`provider`: jwt, azure, oidc or static (default: chosen from the variables set)",
 			"key":         "PEM private key `file` to sign with (jwt)",
 			"permissions": "comma-separated `NS:ROLE` grants, role read, write, worker or admin, e.g. default:write,temporal-system:read (jwt)",
 			"subject":     "the sub claim (jwt; default temporalauth)",
@@ -121,7 +126,7 @@ token after checking it.`,
 		})
 		export := fs.Bool("export", false, "print shell export lines for TEMPORAL_API_KEY and TEMPORAL_CLI_AUTH instead of the bare token")
 		tls := fs.Bool("tls", true, "with --export, --tls=false also prints export TEMPORAL_TLS=false, which a server without TLS needs: the temporal CLI turns TLS on when TEMPORAL_API_KEY is set")
-		timeout := fs.Duration("timeout", 30*time.Second, "`timeout` for acquiring the token (azure)")
+		timeout := fs.Duration("timeout", 30*time.Second, "`timeout` for acquiring the token (azure, oidc)")
 		return func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected argument %q (flags start with --)", args[0])
@@ -173,10 +178,10 @@ func checkTokenFlags(flags []*tokenFlag, env func(string) (string, bool)) error 
 		case "provider":
 			f.value = strings.ToLower(f.value)
 			switch f.value {
-			case "jwt", "azure", "static":
+			case "jwt", "azure", "oidc", "static":
 				provider = f.value
 			default:
-				return usagef("--provider %q: want jwt, azure or static", f.value)
+				return usagef("--provider %q: want jwt, azure, oidc or static", f.value)
 			}
 		case "permissions":
 			for _, p := range strings.Split(f.value, ",") {
@@ -237,7 +242,7 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tls
 	if err != nil {
 		err = flagNames(err, flags)
 		if strings.Contains(err.Error(), "variables of more than one provider are set") {
-			err = fmt.Errorf("%w\n(or pass --provider jwt, azure or static: this command then ignores the other providers' variables)", err)
+			err = fmt.Errorf("%w\n(or pass --provider jwt, azure, oidc or static: this command then ignores the other providers' variables)", err)
 		}
 		return err
 	}
@@ -284,6 +289,9 @@ var providerVars = map[string][]string{
 		jwtkey.EnvExpiration},
 	"static": {static.EnvToken, static.EnvTokenFile},
 	"azure":  {"TEMPORAL_AUTH_SCOPE"},
+	"oidc": {oidc.EnvIssuer, oidc.EnvTokenURL, oidc.EnvClientID, oidc.EnvClientSecret, oidc.EnvClientSecretFile,
+		oidc.EnvPrivateKeyFile, oidc.EnvKeyID, oidc.EnvAuthMethod, oidc.EnvScopes, oidc.EnvAudience, oidc.EnvResource,
+		oidc.EnvAllowHTTP},
 }
 
 // grantWarnings explains what a comma-separated permissions list fails to

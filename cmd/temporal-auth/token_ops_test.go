@@ -68,7 +68,7 @@ func TestTokenProviderFlagIgnoresOthers(t *testing.T) {
 
 	r := runCLI(t, env, "", "token")
 	r.want(t, exitFailure)
-	if !strings.Contains(r.stderr, "more than one provider") || !strings.Contains(r.stderr, "pass --provider jwt, azure or static") {
+	if !strings.Contains(r.stderr, "more than one provider") || !strings.Contains(r.stderr, "pass --provider jwt, azure, oidc or static") {
 		t.Errorf("stderr %q does not point at --provider", r.stderr)
 	}
 	r.noSecret(t, "opaque-static-token")

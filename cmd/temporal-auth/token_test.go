@@ -2,6 +2,9 @@ package main
 
 import (
 	"crypto"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -262,7 +265,7 @@ func TestTokenErrors(t *testing.T) {
 		{"bad role", nil, []string{"--key", keyFile, "--permissions", "default:owner"}, exitUsage, []string{`role "owner"`}},
 		{"empty permission", nil, []string{"--key", keyFile, "--permissions", "default:write,,x:read"}, exitUsage, []string{"--permissions"}},
 		{"empty key flag", nil, []string{"--key", ""}, exitUsage, []string{"--key is empty"}},
-		{"bad provider", nil, []string{"--provider", "okta"}, exitUsage, []string{`--provider "okta": want jwt, azure or static`}},
+		{"bad provider", nil, []string{"--provider", "okta"}, exitUsage, []string{`--provider "okta": want jwt, azure, oidc or static`}},
 		{"argument", nil, []string{"tok"}, exitUsage, []string{`unexpected argument "tok"`}},
 		{"no provider", nil, nil, exitUsage, []string{"no token provider configured"}},
 		{"jwt flag with azure provider", map[string]string{"TEMPORAL_AUTH_PROVIDER": "azure"}, []string{"--key", keyFile}, exitUsage,
@@ -291,5 +294,47 @@ func TestTokenErrors(t *testing.T) {
 			}
 			r.noSecret(t, secret)
 		})
+	}
+}
+
+func TestTokenOIDC(t *testing.T) {
+	const secret = "cli-oidc-secret-4c1d"
+	const token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3In0.c2ln"
+	var scopes []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		scopes = append(scopes, r.PostFormValue("scope"))
+		if id, sec, _ := r.BasicAuth(); id != "cli" || sec != secret {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"invalid_client"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":600}`, token)
+	}))
+	defer srv.Close()
+	env := map[string]string{
+		"TEMPORAL_OIDC_TOKEN_URL":     srv.URL + "/token",
+		"TEMPORAL_OIDC_CLIENT_ID":     "cli",
+		"TEMPORAL_OIDC_CLIENT_SECRET": secret,
+		"TEMPORAL_OIDC_SCOPES":        "default:write",
+	}
+	r := runCLI(t, env, "", "token", "--provider", "oidc")
+	r.want(t, exitOK)
+	if strings.TrimSpace(r.stdout) != token || strings.Contains(r.stderr, secret) {
+		t.Errorf("stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	r.noSecret(t, token)
+	if !strings.Contains(r.stderr, "oidc client_id=cli") || !strings.Contains(r.stderr, "(in 10m0s)") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	if !slices.Equal(scopes, []string{"default:write"}) {
+		t.Errorf("scopes requested %q", scopes)
+	}
+
+	env["TEMPORAL_OIDC_CLIENT_SECRET"] = "wrong"
+	r = runCLI(t, env, "", "token")
+	r.want(t, exitFailure)
+	if !strings.Contains(r.stderr, "invalid_client") || !strings.Contains(r.stderr, "TEMPORAL_OIDC_CLIENT_SECRET") || r.stdout != "" {
+		t.Errorf("wrong secret: stdout %q stderr %q", r.stdout, r.stderr)
 	}
 }

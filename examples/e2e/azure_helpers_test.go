@@ -81,7 +81,9 @@ func azureProvider(t *testing.T, idp *entratest.Server, clientID string) *header
 		ClientSecret:  azureSecret(clientID),
 		Scopes:        []string{entratest.DefaultResource + "/.default"},
 		AuthorityHost: idp.AuthorityHost(),
-		HTTPClient:    idp.Client(),
+		// Entra ID's instance discovery does not know the local server.
+		DisableInstanceDiscovery: true,
+		HTTPClient:               idp.Client(),
 	}, headers.Options{Logger: azureQuietLogger})
 	if err != nil {
 		t.Fatalf("azure.NewProvider(%s): %v", clientID, err)

@@ -95,7 +95,7 @@ func TestAzureWorkerAndStarter(t *testing.T) {
 func TestAzureKeyRotation(t *testing.T) {
 	// Short-lived tokens make both clients renew within seconds of the
 	// switch to the new key (the provider renews a quarter of the lifetime
-	// before expiry; MSAL's cache does not hold tokens this short).
+	// before expiry, each time from the identity provider).
 	idp := azureIdP(t, entratest.WithTokenLifetime(12*time.Second))
 	const refresh = time.Second
 	serverLog, logs := azureServerLog()
@@ -169,9 +169,8 @@ func TestAzureKeyRotation(t *testing.T) {
 // and each client fails as soon as it renews its token, with
 // PERMISSION_DENIED "Request unauthorized.", until the server is restarted.
 func TestAzureKeyRotationWithoutServerRefresh(t *testing.T) {
-	// Tokens of five minutes: MSAL's cache treats them as due for renewal,
-	// so a renewal below reaches the identity provider as the renewal of an
-	// hour-long token does after 55 minutes.
+	// Tokens of five minutes; a renewal below reaches the identity provider
+	// as the renewal of an hour-long token does after 45 to 55 minutes.
 	idp := azureIdP(t, entratest.WithTokenLifetime(5*time.Minute))
 	serverLog, logs := azureServerLog()
 	srv := azureStartServer(t, idp, -1, serverLog) // no refreshInterval

@@ -17,7 +17,7 @@ import (
 )
 
 // Redacted is shown in place of a secret.
-const Redacted = "REDACTED"
+const Redacted = headers.Redacted
 
 // OrDefault returns v, or def when v is the zero value.
 func OrDefault[T comparable](v, def T) T {
@@ -44,6 +44,46 @@ func Quote(v string) string {
 		return fmt.Sprintf("%q...", v[:max])
 	}
 	return fmt.Sprintf("%q", v)
+}
+
+// Clock returns c, or the system clock when c is nil.
+func Clock(c headers.Clock) headers.Clock {
+	if c == nil {
+		return headers.SystemClock()
+	}
+	return c
+}
+
+// NewProvider is what every source's NewProvider does: it checks opts,
+// makes the source, lets name check it against opts and set opts.Name when
+// that is empty, and wraps it in a headers.Provider. Refusing bad Options
+// here makes a program fail at start rather than on every call.
+func NewProvider[S headers.TokenSource](opts headers.Options, newSource func() (S, error), name func(S, *headers.Options) error) (*headers.Provider, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	src, err := newSource()
+	if err != nil {
+		return nil, err
+	}
+	if err := name(src, &opts); err != nil {
+		return nil, err
+	}
+	return headers.New(src, opts), nil
+}
+
+// Format is the Format method of the types that hold a secret: it writes
+// v's String for every verb, and its GoString for %#v, so that no verb
+// reaches a secret field.
+func Format(f fmt.State, verb rune, v interface {
+	String() string
+	GoString() string
+}) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, v.GoString())
+		return
+	}
+	_, _ = io.WriteString(f, v.String())
 }
 
 // Names tells what errors call a source's settings: the Config field, or
@@ -159,6 +199,22 @@ func ReadFile(what, path string, max int64) ([]byte, error) {
 		return nil, FileErrorf(what, path, "larger than %s: not a %s", size(max), what)
 	}
 	return data, nil
+}
+
+// ReadSecretFile returns the content of a file that holds one secret or
+// token, such as a Kubernetes secret mount, trimmed of surrounding white
+// space; a file that is empty after trimming is an error. Errors are
+// *FileError and never hold the content.
+func ReadSecretFile(what, path string, max int64) (string, error) {
+	data, err := ReadFile(what, path, max)
+	if err != nil {
+		return "", err
+	}
+	v := strings.TrimSpace(string(data))
+	if v == "" {
+		return "", FileErrorf(what, path, "empty")
+	}
+	return v, nil
 }
 
 // fsCause drops the path a *fs.PathError repeats, keeping its operation.

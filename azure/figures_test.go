@@ -1,0 +1,123 @@
+package azure
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/temporalauth/temporalauth/azure/entratest"
+	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/headers/clocktest"
+)
+
+// requestsPerDay runs a headers.Provider for a simulated day on a clocktest
+// clock, serving a call every minute, over a source that answers like Entra
+// ID with tokens of lifetime (every Source.Token call reaches the identity
+// provider), and returns how many tokens it fetched.
+func requestsPerDay(t *testing.T, lifetime, leeway time.Duration) int64 {
+	t.Helper()
+	clock := clocktest.NewAt(time.Now())
+	var calls atomic.Int64
+	src := headers.TokenSourceFunc(func(context.Context) (headers.Token, error) {
+		n := calls.Add(1)
+		return headers.Token{Value: fmt.Sprintf("token-%d", n), Expiry: clock.Now().Add(lifetime)}, nil
+	})
+	p := headers.New(src, headers.Options{Clock: clock, Leeway: leeway})
+	defer p.Close()
+	ctx := context.Background()
+	// The Provider renews at Expiry - min(leeway, lifetime/2); with no
+	// leeway set, leeway is min(5m, lifetime/4).
+	l := leeway
+	if l == 0 {
+		l = min(headers.MaxDefaultLeeway, lifetime/4)
+	}
+	l = min(l, lifetime/2)
+	for elapsed := time.Duration(0); elapsed < 24*time.Hour; elapsed += time.Minute {
+		due := p.Stats().HasToken && !clock.Now().Before(p.Stats().Expiry.Add(-l))
+		before := p.Stats().Refreshes
+		if _, err := p.GetHeaders(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if due { // a background refresh started: let it finish at this time
+			deadline := time.Now().Add(5 * time.Second)
+			for p.Stats().Refreshes == before {
+				if time.Now().After(deadline) {
+					t.Fatal("the background refresh did not finish")
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		clock.Advance(time.Minute)
+	}
+	return calls.Load()
+}
+
+// TestFigureRequestsPerDay reports identity-provider requests per provider
+// per day for Entra ID's 60- and 90-minute tokens.
+func TestFigureRequestsPerDay(t *testing.T) {
+	for _, tc := range []struct {
+		lifetime, leeway time.Duration
+		want             int64
+	}{
+		// Fetches at 0, R, 2R, ... before 24 h, R the renewal interval.
+		{time.Hour, 0, 27},                       // R = 55 min
+		{90 * time.Minute, 0, 17},                // R = 85 min
+		{time.Hour, 15 * time.Minute, 32},        // R = 45 min
+		{90 * time.Minute, 15 * time.Minute, 20}, // R = 75 min
+	} {
+		got := requestsPerDay(t, tc.lifetime, tc.leeway)
+		leeway := "default"
+		if tc.leeway > 0 {
+			leeway = tc.leeway.String()
+		}
+		t.Logf("token lifetime %v, leeway %s: %d identity-provider requests per provider per day", tc.lifetime, leeway, got)
+		if got != tc.want {
+			t.Errorf("lifetime %v leeway %v: %d requests, want %d", tc.lifetime, tc.leeway, got, tc.want)
+		}
+	}
+}
+
+// TestFigureSeveralClients measures what several Temporal clients in one
+// process cost, with a Provider each or one shared Provider.
+func TestFigureSeveralClients(t *testing.T) {
+	const clients = 4
+	for _, shared := range []bool{false, true} {
+		idp := newIdP(t)
+		idp.TrustAuthorityHost()
+		idp.RegisterClient(entratest.Client{ID: "app-1", Secret: testSecret})
+		cfg := appConfig(idp, "app-1")
+		cfg.ClientSecret = testSecret
+		cfg.DisableInstanceDiscovery = false // as in production
+		providers := make([]*headers.Provider, clients)
+		for i := range providers {
+			if shared && i > 0 {
+				providers[i] = providers[0]
+				continue
+			}
+			p, err := NewProvider(cfg, headers.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Close() })
+			providers[i] = p
+		}
+		for _, p := range providers {
+			if _, err := p.GetHeaders(testContext(t)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		token := idp.Requests(entratest.EndpointToken)
+		setup := idp.Requests(entratest.EndpointInstanceDiscovery) + idp.Requests(entratest.EndpointDiscovery)
+		t.Logf("%d clients, shared provider %t: %d token requests per renewal, %d authority requests (instance discovery and OpenID configuration) at start",
+			clients, shared, token, setup)
+		want := int64(clients)
+		if shared {
+			want = 1
+		}
+		if token != want {
+			t.Errorf("shared %t: %d token requests, want %d", shared, token, want)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package oidc
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/temporalauth/temporalauth/internal/idperr"
+)
+
+// FuzzResponseError checks that whatever an identity provider answers, the
+// error made from it never holds the client secret nor a JWT, stays one
+// line, and is bounded.
+func FuzzResponseError(f *testing.F) {
+	f.Add(`{"error":"invalid_client","error_description":"secret s3cr3t-Value+/= rejected"}`, "7")
+	f.Add(`error=invalid_client&error_description=s3cr3t-Value%2B%2F%3D`, "")
+	f.Add(`{"error":"x","error_description":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"}`, "Wed, 21 Oct 2015 07:28:00 GMT")
+	f.Add("<html>s3cr3t-Value+/=</html>", "-1")
+	f.Add(`{"error":{"code":"s3cr3t-Value+/="}}`, "99999999999999999999")
+	u, _ := url.Parse("https://idp.example.com/token?x=1")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body, retryAfter string) {
+		resp := &http.Response{StatusCode: 400, Header: http.Header{"Retry-After": {retryAfter}, "Content-Type": {"application/json"}}}
+		e := responseError(http.MethodPost, u, resp, []byte(body), now, []string{testSecret})
+		(&Source{checked: checked{method: AuthSecretBasic}, clientID: "c", credential: "ClientSecret"}).hint(e)
+		msg := e.Error()
+		for _, bad := range []string{testSecret, "s3cr3t-Value%2B%2F%3D"} {
+			if strings.Contains(msg, bad) {
+				t.Fatalf("error holds the secret: %q", msg)
+			}
+		}
+		if strings.Contains(msg, "eyJ") {
+			t.Fatalf("error holds something like a JWT: %q", msg)
+		}
+		if strings.ContainsAny(msg, "\r\n") {
+			t.Fatalf("error spans lines: %q", msg)
+		}
+		if len(msg) > 1000 {
+			t.Fatalf("error of %d bytes", len(msg))
+		}
+		if e.RetryAfter < 0 || e.RetryAfter > idperr.MaxRetryAfter {
+			t.Fatalf("RetryAfter %v", e.RetryAfter)
+		}
+	})
+}
