@@ -318,17 +318,15 @@ func (c choice) build(o EnvOptions) (*Auth, error) {
 	if c.src == nil {
 		return a, nil
 	}
-	// Logs of each new token and kid change, and metrics, from the
-	// provider's refresh events; then the caller's hook.
+	// Metrics from the provider's refresh events, then the caller's hook.
+	// (The provider logs each new token and kid change itself.)
 	logger := config.OrDefault(opts.Logger, slog.Default())
-	obs := tokenlog.NewObserver(string(c.kind()), logger)
 	var rec *metrics.Recorder
 	if o.MetricsHandler != nil {
 		rec = metrics.New(o.MetricsHandler, string(c.kind()))
 	}
 	hook := opts.OnRefresh
 	opts.OnRefresh = func(ev headers.RefreshEvent) {
-		obs.OnRefresh(ev)
 		if rec != nil {
 			rec.OnRefresh(ev)
 		}
@@ -340,7 +338,6 @@ func (c choice) build(o EnvOptions) (*Auth, error) {
 	if err != nil {
 		return nil, c.wrap(err, leewayVar)
 	}
-	obs.SetProvider(p)
 	a.provider = p
 	a.dialOptions = []grpc.DialOption{p.RetryUnauthorized(),
 		tokenlog.DialOption(string(c.kind()), strings.ToLower(opts.Header), logger)}

@@ -92,7 +92,8 @@ func TestLoadClientOptionsMetricsAndLogs(t *testing.T) {
 	kid := auth.String()
 	_, kid, _ = strings.Cut(kid, "kid=")
 	kid, _, _ = strings.Cut(kid, " ")
-	if !strings.Contains(logs.String(), `msg="temporalauth: new token" source=jwt kid=`+kid+" iss=ops sub=temporalauth expiry=") {
+	if !strings.Contains(logs.String(), `msg="temporalauth: new token" source="jwt signer file=`) ||
+		!strings.Contains(logs.String(), " kid="+kid+" iss=ops sub=temporalauth expiry=") {
 		t.Errorf("no new-token record with kid %s:\n%s", kid, logs.String())
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/temporalauth/temporalauth/internal/jwtinfo"
 )
 
 // Defaults for Options.
@@ -64,8 +66,11 @@ type Options struct {
 	// String method, if it has one, else its type.
 	Name string
 
-	// Logger receives a debug record per refresh and a warning per failed
-	// refresh. Records never hold a token. Default: slog.Default().
+	// Logger receives an Info record per new token (its kid, iss, sub and
+	// expiry, read from a JWT without verifying it), an Info record when
+	// the kid changes (a key rotation), Info records of rejected tokens
+	// naming their kid, and a warning per failed refresh. Records never
+	// hold a token. Default: slog.Default().
 	Logger *slog.Logger
 
 	// Clock tells the time and times the switch from serving the cached
@@ -217,6 +222,9 @@ type Provider struct {
 	// rejected is the token to tell an Invalidator about before the next
 	// call to the source; guarded by mu.
 	rejected *Token
+	// lastValue and lastKid are the last token installed and its kid, to
+	// log each new token and each change of signing key once. Guarded by mu.
+	lastValue, lastKid string
 
 	refreshes     atomic.Int64
 	failuresTotal atomic.Int64
@@ -464,6 +472,10 @@ func (p *Provider) refresh(f *flight) {
 		err = checkToken(tok, now)
 	}
 	ev := RefreshEvent{Source: p.name, Background: f.background, Took: end.Sub(began)}
+	var (
+		newTok *jwtinfo.Info // set when the token is one not installed before
+		oldKid string        // set when its kid differs from the last token's
+	)
 
 	p.mu.Lock()
 	invalidated := p.gen != gen // again, during the second call
@@ -499,6 +511,14 @@ func (p *Provider) refresh(f *flight) {
 		f.cur = p.newCached(tok, now)
 		p.install(f.cur, now)
 		ev.Expiry, ev.TimeLeft = tok.Expiry, timeLeft(tok, now)
+		if tok.Value != p.lastValue {
+			info, isJWT := jwtinfo.Read(tok.Value)
+			newTok = &info
+			if isJWT && p.lastValue != "" && info.KeyID != p.lastKid {
+				oldKid = p.lastKid
+			}
+			p.lastValue, p.lastKid = tok.Value, info.KeyID
+		}
 	}
 	p.flight.Store(nil)
 	p.mu.Unlock()
@@ -510,8 +530,23 @@ func (p *Provider) refresh(f *flight) {
 	if ev.Err != nil {
 		p.log.Warn("temporalauth: token refresh failed", "source", p.name,
 			"time_left", ev.TimeLeft, "retry_in", ev.RetryIn, "error", ev.Err)
+	} else if newTok != nil {
+		attrs := []any{"source", p.name}
+		for _, a := range [][2]string{{"kid", newTok.KeyID}, {"iss", newTok.Issuer}, {"sub", newTok.Subject}} {
+			if a[1] != "" {
+				attrs = append(attrs, a[0], a[1])
+			}
+		}
+		expiry := any("never")
+		if !ev.Expiry.IsZero() {
+			expiry = ev.Expiry.UTC()
+		}
+		p.log.Info("temporalauth: new token", append(attrs, "expiry", expiry, "took", ev.Took)...)
+		if oldKid != "" {
+			p.log.Info("temporalauth: signing key changed", "source", p.name, "old_kid", oldKid, "new_kid", newTok.KeyID)
+		}
 	} else {
-		p.log.Debug("temporalauth: token refreshed", "source", p.name,
+		p.log.Debug("temporalauth: token refreshed; the source returned the same token", "source", p.name,
 			"time_left", ev.TimeLeft, "took", ev.Took)
 	}
 	if p.observe != nil {

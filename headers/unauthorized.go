@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/temporalauth/temporalauth/internal/jwtinfo"
 )
 
 // MinRejectInterval is how old a token must be before a rejection by the
@@ -101,7 +103,7 @@ func (p *Provider) replace(ctx context.Context, sent, method string) (map[string
 		c.stale.Store(true)
 		p.mu.Unlock()
 		p.log.Info("temporalauth: server rejected a token that had expired; fetching a new one",
-			"source", p.name, "method", method, "expired_for", now.Sub(c.tok.Expiry).Round(time.Second))
+			"source", p.name, "method", method, "kid", kidOf(c.tok), "expired_for", now.Sub(c.tok.Expiry).Round(time.Second))
 		return p.other(ctx, sent, method)
 	}
 	f := p.flight.Load()
@@ -124,7 +126,7 @@ func (p *Provider) replace(ctx context.Context, sent, method string) (map[string
 	p.mu.Unlock()
 	if ask {
 		p.log.Info("temporalauth: server rejected the token; fetching a new one while serving it",
-			"source", p.name, "method", method, "age", now.Sub(c.fetched).Round(time.Second),
+			"source", p.name, "method", method, "kid", kidOf(c.tok), "age", now.Sub(c.fetched).Round(time.Second),
 			"time_left", timeLeft(c.tok, now).Round(time.Second))
 	}
 	select {
@@ -158,4 +160,11 @@ func (p *Provider) other(ctx context.Context, sent, method string) (map[string]s
 		return nil, false
 	}
 	return h, true
+}
+
+// kidOf returns the kid of a JWT token, read without verifying it, or ""
+// for a token that is not a JWT or has none.
+func kidOf(tok Token) string {
+	info, _ := jwtinfo.Read(tok.Value)
+	return info.KeyID
 }

@@ -193,9 +193,11 @@ func TestScrape(t *testing.T) {
 	got := logs.String()
 	t.Logf("log of the rotation:\n%s", got)
 	for _, w := range []string{
-		`msg="temporalauth: new token" source=jwt kid=` + oldJWK.KeyID + " iss=ops-demo",
-		`msg="temporalauth: new token" source=jwt kid=` + newJWK.KeyID + " iss=ops-demo",
-		`msg="temporalauth: signing key changed" source=jwt old_kid=` + oldJWK.KeyID + " new_kid=" + newJWK.KeyID,
+		`msg="temporalauth: new token" source="jwt signer file=`,
+		" kid=" + oldJWK.KeyID + " iss=ops-demo sub=temporalauth expiry=",
+		" kid=" + newJWK.KeyID + " iss=ops-demo sub=temporalauth expiry=",
+		`msg="temporalauth: signing key changed" source="jwt signer file=`,
+		" old_kid=" + oldJWK.KeyID + " new_kid=" + newJWK.KeyID,
 		`level=WARN msg="temporalauth: the server rejected the call's token`,
 		"status_code=PERMISSION_DENIED kid=" + newJWK.KeyID,
 	} {

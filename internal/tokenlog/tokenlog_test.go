@@ -3,7 +3,6 @@ package tokenlog
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -51,92 +50,6 @@ func writeKey(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return kid
-}
-
-func TestSourceLogsRotation(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "worker.pem")
-	kid1 := writeKey(t, path)
-	js, err := jwtkey.NewTokenSource(jwtkey.Config{KeyFile: path, Issuer: "ops-test", Permissions: []string{"default:write"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out syncBuffer
-	src := Source(js, "", slog.New(slog.NewTextHandler(&out, nil)))
-	if got, want := src.(interface{ String() string }).String(), js.String(); got != want {
-		t.Errorf("String = %q, want the wrapped source's %q", got, want)
-	}
-	p := headers.New(src, headers.Options{Logger: slog.New(slog.DiscardHandler)})
-	defer p.Close()
-
-	ctx := context.Background()
-	var tokens []string
-	tok, err := p.Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens = append(tokens, tok.Value)
-	kid2 := writeKey(t, path) // rotation: the key file is replaced
-	p.Invalidate()
-	if tok, err = p.Token(ctx); err != nil {
-		t.Fatal(err)
-	}
-	tokens = append(tokens, tok.Value)
-
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("want 3 records (new token, new token, key changed), got:\n%s", out.String())
-	}
-	for i, kid := range []string{kid1, kid2} {
-		for _, want := range []string{"level=INFO", `msg="temporalauth: new token"`, "kid=" + kid, "iss=ops-test", "sub=temporalauth", "expiry=20"} {
-			if !strings.Contains(lines[i], want) {
-				t.Errorf("record %d %q lacks %q", i, lines[i], want)
-			}
-		}
-	}
-	if want := `msg="temporalauth: signing key changed" source="`; !strings.Contains(lines[2], want) ||
-		!strings.Contains(lines[2], "old_kid="+kid1) || !strings.Contains(lines[2], "new_kid="+kid2) {
-		t.Errorf("record %q does not tell the key change %s -> %s", lines[2], kid1, kid2)
-	}
-	assertNoToken(t, out.String(), tokens...)
-}
-
-// cachingSource returns the same token until told it was rejected.
-type cachingSource struct {
-	tok         headers.Token
-	invalidated int
-}
-
-func (c *cachingSource) Token(context.Context) (headers.Token, error) { return c.tok, nil }
-func (c *cachingSource) InvalidateToken(context.Context, headers.Token) {
-	c.invalidated++
-}
-func (c *cachingSource) Close() error { return errors.New("closed") }
-
-func TestSourceSameTokenLoggedOnce(t *testing.T) {
-	var out syncBuffer
-	inner := &cachingSource{tok: headers.Token{Value: "opaque-api-key"}}
-	src := Source(inner, "static", slog.New(slog.NewTextHandler(&out, nil)))
-	for range 3 {
-		if _, err := src.Token(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := strings.Count(out.String(), "new token"); n != 1 {
-		t.Errorf("%d new-token records for one token:\n%s", n, out.String())
-	}
-	if !strings.Contains(out.String(), "source=static expiry=never") {
-		t.Errorf("record %q", out.String())
-	}
-	assertNoToken(t, out.String(), "opaque-api-key")
-	src.(interface {
-		InvalidateToken(context.Context, headers.Token)
-	}).InvalidateToken(context.Background(), inner.tok)
-	if inner.invalidated != 1 {
-		t.Error("InvalidateToken not passed on")
-	}
-	if err := src.(interface{ Close() error }).Close(); err == nil || err.Error() != "closed" {
-		t.Errorf("Close = %v, want the wrapped source's", err)
-	}
 }
 
 func TestDialOptionNamesKid(t *testing.T) {
@@ -200,37 +113,4 @@ func assertNoToken(t *testing.T, out string, tokens ...string) {
 			}
 		}
 	}
-}
-
-func TestObserverLogsRotation(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "worker.pem")
-	kid1 := writeKey(t, path)
-	js, err := jwtkey.NewTokenSource(jwtkey.Config{KeyFile: path, Permissions: []string{"default:write"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out syncBuffer
-	obs := NewObserver("jwt", slog.New(slog.NewTextHandler(&out, nil)))
-	p := headers.New(js, headers.Options{Logger: slog.New(slog.DiscardHandler), OnRefresh: obs.OnRefresh})
-	defer p.Close()
-	obs.SetProvider(p)
-	var tokens []string
-	tok, err := p.Token(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens = append(tokens, tok.Value)
-	kid2 := writeKey(t, path)
-	p.Invalidate()
-	if tok, err = p.Token(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	tokens = append(tokens, tok.Value)
-	obs.OnRefresh(headers.RefreshEvent{Err: errors.New("down")}) // logs nothing
-	got := out.String()
-	if strings.Count(got, `msg="temporalauth: new token"`) != 2 || !strings.Contains(got, "kid="+kid1) ||
-		!strings.Contains(got, "old_kid="+kid1+" new_kid="+kid2) {
-		t.Errorf("records:\n%s", got)
-	}
-	assertNoToken(t, got, tokens...)
 }
