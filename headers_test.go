@@ -16,7 +16,7 @@ var _ = client.Options{HeadersProvider: (*headers.Provider)(nil)}
 
 func TestProviderPlugsIntoClientOptions(t *testing.T) {
 	src := headers.TokenSourceFunc(func(context.Context) (headers.Token, error) {
-		return headers.Token{Value: "t", Expiry: time.Now().Add(time.Hour)}, nil
+		return headers.NewToken("t", time.Now().Add(time.Hour)), nil
 	})
 	p := headers.New(src, headers.Options{})
 	defer p.Close()

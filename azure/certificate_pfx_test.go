@@ -127,7 +127,7 @@ func TestPKCS12(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Token: %v", err)
 			}
-			if _, err := idp.VerifyToken(tok.Value); err != nil {
+			if _, err := idp.VerifyToken(tok.Value()); err != nil {
 				t.Fatal(err)
 			}
 			x5c := assertionX5C(t, idp)

@@ -65,7 +65,7 @@ func TestCertificate(t *testing.T) {
 			if got, _ := h["x5t#S256"].(string); !thumbprintEqual(got, sum[:]) {
 				t.Errorf("assertion x5t#S256 %q does not name the certificate", got)
 			}
-			claims, _ := verifyWithJWKS(t, idp, tok.Value)
+			claims, _ := verifyWithJWKS(t, idp, tok.Value())
 			if !slices.Equal(claims.Roles, []string{"default:worker"}) || claims.Subject != "app-cert" {
 				t.Errorf("claims sub %q roles %q", claims.Subject, claims.Roles)
 			}

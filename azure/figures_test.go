@@ -22,7 +22,7 @@ func requestsPerDay(t *testing.T, lifetime, leeway time.Duration) int64 {
 	var calls atomic.Int64
 	src := headers.TokenSourceFunc(func(context.Context) (headers.Token, error) {
 		n := calls.Add(1)
-		return headers.Token{Value: fmt.Sprintf("token-%d", n), Expiry: clock.Now().Add(lifetime)}, nil
+		return headers.NewToken(fmt.Sprintf("token-%d", n), clock.Now().Add(lifetime)), nil
 	})
 	p := headers.New(src, headers.Options{Clock: clock, Leeway: leeway})
 	defer p.Close()

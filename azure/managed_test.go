@@ -72,7 +72,7 @@ func TestManagedIdentity(t *testing.T) {
 					t.Errorf("query %s = %q, want %q", p, got, want)
 				}
 			}
-			claims, err := idp.VerifyToken(tok.Value)
+			claims, err := idp.VerifyToken(tok.Value())
 			if err != nil {
 				t.Fatal(err)
 			}

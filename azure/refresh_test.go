@@ -165,7 +165,7 @@ func TestManagedIdentityFromNetworkWithHalfLife(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Token %d: %v", i, err)
 		}
-		values = append(values, tok.Value)
+		values = append(values, tok.Value())
 		if d := tok.RefreshAt.Sub(before.Add(12 * time.Hour)); d < -time.Minute || d > time.Minute {
 			t.Errorf("Token %d: RefreshAt %v, want the half-life %v", i, tok.RefreshAt, before.Add(12*time.Hour))
 		}

@@ -48,7 +48,7 @@ func TestClientSecret(t *testing.T) {
 		t.Errorf("posted scope %q does not hold %q", scopes, testScope)
 	}
 
-	claims, kid := verifyWithJWKS(t, idp, tok.Value)
+	claims, kid := verifyWithJWKS(t, idp, tok.Value())
 	if kid != idp.SigningKeyID() {
 		t.Errorf("kid %q, want the signing key %q", kid, idp.SigningKeyID())
 	}
@@ -76,7 +76,7 @@ func TestClientSecret(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Token: %v", err)
 	}
-	if again.Value == tok.Value {
+	if again.Value() == tok.Value() {
 		t.Error("second call returned the first token again: MSAL's cache answered")
 	}
 	if n := idp.Requests(entratest.EndpointToken); n != 2 {

@@ -185,7 +185,7 @@ func (s *Source) Token(ctx context.Context) (headers.Token, error) {
 	if r.token == "" {
 		return headers.Token{}, errors.New("azure: the identity provider returned an empty access token")
 	}
-	tok := headers.Token{Value: r.token, Expiry: r.expiresOn}
+	tok := headers.NewToken(r.token, r.expiresOn)
 	if now := time.Now(); r.refreshOn.After(now) && (r.expiresOn.IsZero() || r.refreshOn.Before(r.expiresOn)) {
 		tok.RefreshAt = r.refreshOn
 	}

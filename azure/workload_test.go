@@ -40,7 +40,7 @@ func TestWorkloadIdentity(t *testing.T) {
 	if req.Values.Has("client_secret") {
 		t.Error("a client secret was posted")
 	}
-	if claims, _ := verifyWithJWKS(t, idp, tok.Value); claims.Subject != "app-wi" || len(claims.Roles) != 1 {
+	if claims, _ := verifyWithJWKS(t, idp, tok.Value()); claims.Subject != "app-wi" || len(claims.Roles) != 1 {
 		t.Errorf("claims sub %q roles %q", claims.Subject, claims.Roles)
 	}
 

@@ -46,14 +46,14 @@ func (m *msalModel) Token(ctx context.Context) (headers.Token, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.requests++
-	if m.cached.Value != "" && !m.cached.Expiry.Before(m.clk.Now().Add(msalBuffer)) {
+	if m.cached.Value() != "" && !m.cached.Expiry.Before(m.clk.Now().Add(msalBuffer)) {
 		return m.cached, nil
 	}
 	value, expiry, err := m.idp.fetch(ctx)
 	if err != nil {
 		return headers.Token{}, err
 	}
-	m.cached = headers.Token{Value: value, Expiry: expiry}
+	m.cached = headers.NewToken(value, expiry)
 	return m.cached, nil
 }
 
@@ -78,14 +78,14 @@ type earlyRefetch struct {
 }
 
 func (e *earlyRefetch) GetHeaders(ctx context.Context) (map[string]string, error) {
-	if e.tok.Value == "" || e.tok.Expiry.Add(-e.early).Before(e.clk.Now()) {
+	if e.tok.Value() == "" || e.tok.Expiry.Add(-e.early).Before(e.clk.Now()) {
 		tok, err := e.src.Token(ctx)
 		if err != nil {
 			return nil, err
 		}
 		e.tok = tok
 	}
-	return map[string]string{headerKey: headerPrefix + e.tok.Value}, nil
+	return map[string]string{headerKey: headerPrefix + e.tok.Value()}, nil
 }
 
 // passThrough asks its source on every call, as a worker calling MSAL's
@@ -97,7 +97,7 @@ func (p passThrough) GetHeaders(ctx context.Context) (map[string]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{headerKey: headerPrefix + tok.Value}, nil
+	return map[string]string{headerKey: headerPrefix + tok.Value()}, nil
 }
 
 // A simCache is a cache under simulation.

@@ -81,7 +81,7 @@ func TestSignersAgree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		parsed, err := jwt.Parse(tok.Value, func(*jwt.Token) (any, error) { return key.Public(), nil },
+		parsed, err := jwt.Parse(tok.Value(), func(*jwt.Token) (any, error) { return key.Public(), nil },
 			jwt.WithValidMethods([]string{alg}))
 		if err != nil {
 			t.Fatalf("%s: golang-jwt rejects jwtkey.Source's token: %v", alg, err)

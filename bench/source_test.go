@@ -67,6 +67,6 @@ func (s *tokenSource) headersSource() headers.TokenSource {
 		if err != nil {
 			return headers.Token{}, err
 		}
-		return headers.Token{Value: value, Expiry: expiry}, nil
+		return headers.NewToken(value, expiry), nil
 	})
 }

@@ -10,7 +10,7 @@ import (
 
 func benchProvider(b *testing.B) *Provider {
 	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
-		return Token{Value: "header.payload.signature", Expiry: time.Now().Add(time.Hour)}, nil
+		return NewToken("header.payload.signature", time.Now().Add(time.Hour)), nil
 	})
 	p := headers.New(src, Options{Logger: quietLogger()})
 	b.Cleanup(func() { p.Close() })

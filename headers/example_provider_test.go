@@ -17,7 +17,7 @@ func ExampleNew() {
 	calls := 0
 	src := headers.TokenSourceFunc(func(ctx context.Context) (headers.Token, error) {
 		calls++
-		return headers.Token{Value: "token-from-my-idp", Expiry: time.Now().Add(time.Hour)}, nil
+		return headers.NewToken("token-from-my-idp", time.Now().Add(time.Hour)), nil
 	})
 	p := headers.New(src, headers.Options{})
 	defer p.Close()

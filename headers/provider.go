@@ -482,7 +482,7 @@ func (p *Provider) refresh(f *flight) {
 	switch {
 	case err == nil && p.closed.Load():
 		err = ErrClosed // Close ran meanwhile: install nothing it cannot stop
-	case err == nil && invalidated && p.rejected != nil && p.rejected.Value == tok.Value:
+	case err == nil && invalidated && p.rejected != nil && p.rejected.Value() == tok.Value():
 		err = errors.New("source returned the token invalidated while it ran")
 	}
 	if err != nil {
@@ -511,13 +511,13 @@ func (p *Provider) refresh(f *flight) {
 		f.cur = p.newCached(tok, now)
 		p.install(f.cur, now)
 		ev.Expiry, ev.TimeLeft = tok.Expiry, timeLeft(tok, now)
-		if tok.Value != p.lastValue {
-			info, isJWT := jwtinfo.Read(tok.Value)
+		if tok.Value() != p.lastValue {
+			info, isJWT := jwtinfo.Read(tok.Value())
 			newTok = &info
 			if isJWT && p.lastValue != "" && info.KeyID != p.lastKid {
 				oldKid = p.lastKid
 			}
-			p.lastValue, p.lastKid = tok.Value, info.KeyID
+			p.lastValue, p.lastKid = tok.Value(), info.KeyID
 		}
 	}
 	p.flight.Store(nil)
@@ -591,7 +591,7 @@ func finalTryLead(took time.Duration) time.Duration {
 func (p *Provider) newCached(tok Token, now time.Time) *cached {
 	c := &cached{
 		tok:       tok,
-		headers:   map[string]string{p.header: p.scheme + " " + tok.Value},
+		headers:   map[string]string{p.header: p.scheme + " " + tok.Value()},
 		refreshAt: farFuture,
 		fetched:   now,
 	}
@@ -658,11 +658,11 @@ var farFuture = time.Unix(1<<62, 0)
 // checkToken rejects a token the Provider must not serve. Its errors
 // never show the token.
 func checkToken(tok Token, now time.Time) error {
-	if tok.Value == "" {
+	if tok.Value() == "" {
 		return errors.New("source returned an empty token")
 	}
-	for i := range len(tok.Value) {
-		if c := tok.Value[i]; c < ' ' || c > '~' {
+	for i := range len(tok.Value()) {
+		if c := tok.Value()[i]; c < ' ' || c > '~' {
 			what := "a non-ASCII byte"
 			if c < ' ' || c == 0x7f {
 				what = "a control character"
@@ -671,7 +671,7 @@ func checkToken(tok Token, now time.Time) error {
 				what = "a line break"
 			}
 			return fmt.Errorf("source returned a token with %s at byte %d of %d; a gRPC header value holds only printable ASCII",
-				what, i, len(tok.Value))
+				what, i, len(tok.Value()))
 		}
 	}
 	if !tok.valid(now) {

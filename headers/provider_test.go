@@ -23,6 +23,8 @@ type (
 	RefreshEvent = headers.RefreshEvent
 )
 
+var NewToken = headers.NewToken
+
 // source is a counting TokenSource. Each call issues "token-N" that lives
 // for lifetime on clock, unless fail, fixed or gate say otherwise.
 type source struct {
@@ -56,7 +58,7 @@ func (s *source) Token(ctx context.Context) (Token, error) {
 	if s.fixed != nil {
 		return *s.fixed, nil
 	}
-	return Token{Value: fmt.Sprintf("token-%d", n), Expiry: s.clock.Now().Add(s.lifetime)}, nil
+	return NewToken(fmt.Sprintf("token-%d", n), s.clock.Now().Add(s.lifetime)), nil
 }
 
 func (s *source) fail(err error) {
@@ -420,11 +422,11 @@ func TestExpiredTokenIsNeverServed(t *testing.T) {
 func TestSourceReturningBadTokenIsAnError(t *testing.T) {
 	c := clocktest.New()
 	for name, tok := range map[string]Token{
-		"expired":           {Value: "old", Expiry: c.Now().Add(-time.Second)},
-		"empty":             {Value: "", Expiry: c.Now().Add(time.Hour)},
-		"line break":        {Value: "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0\n", Expiry: c.Now().Add(time.Hour)},
-		"control character": {Value: "eyJhbGciOiJFUzI1NiJ9\x00c2VjcmV0", Expiry: c.Now().Add(time.Hour)},
-		"non-ASCII byte":    {Value: "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0é", Expiry: c.Now().Add(time.Hour)},
+		"expired":           NewToken("old", c.Now().Add(-time.Second)),
+		"empty":             NewToken("", c.Now().Add(time.Hour)),
+		"line break":        NewToken("eyJhbGciOiJFUzI1NiJ9.c2VjcmV0\n", c.Now().Add(time.Hour)),
+		"control character": NewToken("eyJhbGciOiJFUzI1NiJ9\x00c2VjcmV0", c.Now().Add(time.Hour)),
+		"non-ASCII byte":    NewToken("eyJhbGciOiJFUzI1NiJ9.c2VjcmV0é", c.Now().Add(time.Hour)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			src := &source{clock: c, fixed: &tok}
@@ -478,7 +480,7 @@ func TestSourceReturningSameTokenDoesNotSpin(t *testing.T) {
 	// A source with a cache of its own (MSAL) hands back the same token
 	// until it is 5 minutes from expiry, even when asked earlier.
 	c := clocktest.New()
-	tok := Token{Value: "same", Expiry: c.Now().Add(8 * time.Minute)}
+	tok := NewToken("same", c.Now().Add(8 * time.Minute))
 	src := &source{clock: c, fixed: &tok}
 	p, ev := newTestProvider(t, src, c, Options{Leeway: 10 * time.Minute})
 	for c.Now().Before(tok.Expiry.Add(-time.Second)) {
@@ -502,7 +504,9 @@ func TestRefreshAtHintFetchesEarly(t *testing.T) {
 	var calls atomic.Int64
 	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
 		n := calls.Add(1)
-		return Token{Value: fmt.Sprint("file-", n), RefreshAt: c.Now().Add(time.Minute)}, nil
+		tok := NewToken(fmt.Sprint("file-", n), time.Time{})
+		tok.RefreshAt = c.Now().Add(time.Minute)
+		return tok, nil
 	})
 	p, ev := newTestProvider(t, src, c, Options{})
 	if got := mustHeader(t, p); got != "Bearer file-1" {
@@ -583,7 +587,7 @@ func TestHeaderAndSchemeOptions(t *testing.T) {
 		t.Errorf("headers = %v, want only x-temporal-auth: Token token-1", h)
 	}
 	tok, err := p.Token(context.Background())
-	if err != nil || tok.Value != "token-1" {
+	if err != nil || tok.Value() != "token-1" {
 		t.Errorf("Token() = %v, %v", tok, err)
 	}
 }
@@ -662,7 +666,7 @@ type stubborn struct {
 func (s *stubborn) Token(context.Context) (Token, error) {
 	s.entered <- struct{}{}
 	<-s.release
-	return Token{Value: "late"}, nil
+	return NewToken("late", time.Time{}), nil
 }
 
 func (s *stubborn) Close() error { s.closed.Add(1); return nil }
@@ -734,7 +738,7 @@ func TestPanickingSourceBecomesAnError(t *testing.T) {
 		if panics.Load() {
 			panic("source bug")
 		}
-		return Token{Value: "ok", Expiry: c.Now().Add(time.Hour)}, nil
+		return NewToken("ok", c.Now().Add(time.Hour)), nil
 	})
 	p, ev := newTestProvider(t, src, c, Options{Logger: log})
 	_, err := p.GetHeaders(context.Background())
@@ -791,7 +795,7 @@ func TestSecretsStayOutOfLogsErrorsAndFormatting(t *testing.T) {
 		if fail.Load() {
 			return Token{}, errors.New("identity provider said no")
 		}
-		return Token{Value: secret, Expiry: c.Now().Add(time.Minute)}, nil
+		return NewToken(secret, c.Now().Add(time.Minute)), nil
 	})
 	p, ev := newTestProvider(t, src, c, Options{Logger: log})
 	tok, err := p.Token(context.Background())

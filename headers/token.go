@@ -2,6 +2,7 @@ package headers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,17 +11,21 @@ import (
 )
 
 // A Token is a credential to send to the Temporal server, typically a JWT.
+// Make one with NewToken; read the credential with Value.
 //
-// Its Value is a secret: Format, String, GoString and LogValue redact it,
-// so a Token printed with any verb, alone or inside a slice, map or struct
-// field that fmt can reach, or logged with log/slog, never shows the
-// value. (fmt cannot call methods of a value in an unexported struct
-// field: keep tokens out of such fields of types that get printed.)
+// The credential is a secret, and a Token never shows it: Format, String,
+// GoString, LogValue and MarshalJSON redact it, so a Token printed with
+// any fmt verb, logged with log/slog (text or JSON), or encoded with
+// encoding/json, alone or inside a slice, map or struct, shows only its
+// expiry. The credential is held behind an unexported pointer, so even
+// the paths that bypass these methods (fmt reaching a Token in an
+// unexported struct field, or a bad verb such as %p) print an address,
+// never the value.
 type Token struct {
-	// Value is the credential itself, without a scheme such as "Bearer".
-	Value string
-	// Expiry is when the server stops accepting Value. The zero time means
-	// the token never expires.
+	value *string // the credential, without a scheme such as "Bearer"; nil for the zero Token
+
+	// Expiry is when the server stops accepting the token. The zero time
+	// means the token never expires.
 	Expiry time.Time
 	// RefreshAt, when set, asks the cache to fetch again at that time even
 	// though the token is still valid: a token file that may be replaced
@@ -54,12 +59,27 @@ type TokenSource interface {
 // (or that [Provider.Invalidate] dropped), from the goroutine that calls
 // Token, right before the Token call that is to replace it; the two calls
 // share one context. After InvalidateToken, Token must not return a token
-// whose Value equals rejected.Value unless the source has no other: a
+// whose Value equals rejected.Value() unless the source has no other: a
 // Provider never retries a call with the token that was rejected. An
 // implementation records what it needs and returns; any error belongs to
 // the Token call that follows.
 type Invalidator interface {
 	InvalidateToken(ctx context.Context, rejected Token)
+}
+
+// NewToken returns a Token carrying value, the credential without a scheme
+// such as "Bearer", that expires at expiry (the zero time: never).
+func NewToken(value string, expiry time.Time) Token {
+	return Token{value: &value, Expiry: expiry}
+}
+
+// Value returns the credential, without a scheme. It is "" for the zero
+// Token.
+func (t Token) Value() string {
+	if t.value == nil {
+		return ""
+	}
+	return *t.value
 }
 
 // TokenSourceFunc adapts an ordinary function to a TokenSource.
@@ -99,6 +119,20 @@ func (t Token) GoString() string { return "headers." + t.String() }
 // LogValue describes t for log/slog without its value.
 func (t Token) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("value", Redacted), slog.Time("expiry", t.Expiry))
+}
+
+// MarshalJSON encodes t without its value, as
+// {"value":"REDACTED","expiry":...}; the expiry is null for a token that
+// never expires. There is no UnmarshalJSON: a Token is made by its source.
+func (t Token) MarshalJSON() ([]byte, error) {
+	var expiry *time.Time
+	if !t.Expiry.IsZero() {
+		expiry = &t.Expiry
+	}
+	return json.Marshal(struct {
+		Value  string     `json:"value"`
+		Expiry *time.Time `json:"expiry"`
+	}{Redacted, expiry})
 }
 
 // valid reports whether t may still be sent at now. Both are compared as

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/jwtkey"
@@ -63,7 +64,7 @@ func TestProviderLogsNewTokensAndKeyChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tokens = append(tokens, tok.Value)
+		tokens = append(tokens, tok.Value())
 	}
 	token()
 	token() // cached: no record
@@ -98,7 +99,7 @@ func TestProviderLogsNewTokensAndKeyChanges(t *testing.T) {
 func TestProviderLogsOpaqueToken(t *testing.T) {
 	var out lockedBuffer
 	p := headers.New(headers.TokenSourceFunc(func(context.Context) (headers.Token, error) {
-		return headers.Token{Value: "opaque-api-key"}, nil
+		return headers.NewToken("opaque-api-key", time.Time{}), nil
 	}), headers.Options{Name: "static", Logger: slog.New(slog.NewTextHandler(&out, nil))})
 	defer p.Close()
 	if _, err := p.Token(context.Background()); err != nil {

@@ -165,6 +165,6 @@ func (p *Provider) other(ctx context.Context, sent, method string) (map[string]s
 // kidOf returns the kid of a JWT token, read without verifying it, or ""
 // for a token that is not a JWT or has none.
 func kidOf(tok Token) string {
-	info, _ := jwtinfo.Read(tok.Value)
+	info, _ := jwtinfo.Read(tok.Value())
 	return info.KeyID
 }

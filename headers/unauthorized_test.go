@@ -186,9 +186,9 @@ func (s *cachingSource) Token(context.Context) (Token, error) {
 	s.calls.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur.Value == "" {
+	if s.cur.Value() == "" {
 		s.n++
-		s.cur = Token{Value: "cached-" + string(rune('0'+s.n)), Expiry: s.clock.Now().Add(time.Hour)}
+		s.cur = NewToken("cached-" + string(rune('0'+s.n)), s.clock.Now().Add(time.Hour))
 	}
 	return s.cur, nil
 }
@@ -197,7 +197,7 @@ func (s *cachingSource) invalidate(rejected Token) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rejected = append(s.rejected, rejected)
-	if rejected.Value == s.cur.Value {
+	if rejected.Value() == s.cur.Value() {
 		s.cur = Token{}
 	}
 }
@@ -222,7 +222,7 @@ func TestRetryCarriesADifferentToken(t *testing.T) {
 			t.Fatalf("retried call: %v", err)
 		}
 		wantSent(t, srv, "Bearer cached-1", "Bearer cached-2")
-		if len(cs.rejected) != 1 || cs.rejected[0].Value != "cached-1" {
+		if len(cs.rejected) != 1 || cs.rejected[0].Value() != "cached-1" {
 			t.Errorf("source told of %v, want the rejected cached-1", cs.rejected)
 		}
 		if got := mustHeader(t, p); got != "Bearer cached-2" {
@@ -238,7 +238,7 @@ func TestRetryCarriesADifferentToken(t *testing.T) {
 		if got := mustHeader(t, p); got != "Bearer cached-2" {
 			t.Errorf("served %q after Invalidate, want cached-2", got)
 		}
-		if len(cs.rejected) != 1 || cs.rejected[0].Value != "cached-1" {
+		if len(cs.rejected) != 1 || cs.rejected[0].Value() != "cached-1" {
 			t.Errorf("source told of %v, want the invalidated cached-1", cs.rejected)
 		}
 	})

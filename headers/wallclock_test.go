@@ -137,7 +137,9 @@ func TestRejectedTokenThatExpiredDuringSuspendIsReplaced(t *testing.T) {
 // are compared as wall times: the Provider strips the reading.
 func TestExpiryIsWallTime(t *testing.T) {
 	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
-		return Token{Value: "v", Expiry: time.Now().Add(time.Hour), RefreshAt: time.Now().Add(time.Minute)}, nil
+		tok := NewToken("v", time.Now().Add(time.Hour))
+		tok.RefreshAt = time.Now().Add(time.Minute)
+		return tok, nil
 	})
 	p := headers.New(src, Options{Logger: quietLogger()})
 	defer p.Close()

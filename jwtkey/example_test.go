@@ -60,7 +60,7 @@ func ExampleNewTokenSource() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok.Value, ".")[1])
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok.Value(), ".")[1])
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func (s *Source) Token(ctx context.Context) (headers.Token, error) {
 	if err != nil {
 		return headers.Token{}, fmt.Errorf("jwtkey: sign with kid=%s: %w", key.kid, err)
 	}
-	return headers.Token{Value: input + "." + base64.RawURLEncoding.EncodeToString(sig), Expiry: time.Unix(exp, 0)}, nil
+	return headers.NewToken(input+"."+base64.RawURLEncoding.EncodeToString(sig), time.Unix(exp, 0)), nil
 }
 
 // sign returns the JWS signature of input (RFC 7515 and RFC 7518, 3.3/3.4).

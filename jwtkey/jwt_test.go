@@ -234,11 +234,11 @@ func TestSignerTokensVerifyAsTheServerWould(t *testing.T) {
 			}
 			tok := mustToken(t, s)
 
-			h := jwtHeader(t, tok.Value)
+			h := jwtHeader(t, tok.Value())
 			if h["alg"] != tc.alg || h["kid"] != thumb || h["typ"] != "JWT" || len(h) != 3 {
 				t.Errorf("header = %v", h)
 			}
-			claims, err := verifyAsServer(tok.Value, jwksOf(t, s.PublicJWK()), serverTime)
+			claims, err := verifyAsServer(tok.Value(), jwksOf(t, s.PublicJWK()), serverTime)
 			if err != nil {
 				t.Fatalf("server rejects the token: %v", err)
 			}
@@ -257,7 +257,7 @@ func TestSignerTokensVerifyAsTheServerWould(t *testing.T) {
 				t.Errorf("Expiry = %v, want exp", tok.Expiry)
 			}
 			// The server rejects it at exp and after, with zero leeway.
-			if _, err := verifyAsServer(tok.Value, jwksOf(t, s.PublicJWK()), tok.Expiry); !errors.Is(err, jwt.ErrTokenExpired) {
+			if _, err := verifyAsServer(tok.Value(), jwksOf(t, s.PublicJWK()), tok.Expiry); !errors.Is(err, jwt.ErrTokenExpired) {
 				t.Errorf("at exp: err = %v, want expired", err)
 			}
 		})
@@ -272,7 +272,7 @@ func TestServerRejectsTokenWithoutItsKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verifyAsServer(tok.Value, jwksOf(t, other), serverTime); err == nil || !strings.Contains(err.Error(), "key not found") {
+	if _, err := verifyAsServer(tok.Value(), jwksOf(t, other), serverTime); err == nil || !strings.Contains(err.Error(), "key not found") {
 		t.Errorf("unknown kid: err = %v", err)
 	}
 	// The right kid naming another key: the signature does not verify.
@@ -280,14 +280,14 @@ func TestServerRejectsTokenWithoutItsKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verifyAsServer(tok.Value, jwksOf(t, impostor), serverTime); !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+	if _, err := verifyAsServer(tok.Value(), jwksOf(t, impostor), serverTime); !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 		t.Errorf("wrong key: err = %v, want invalid signature", err)
 	}
 }
 
 func TestSignerDefaults(t *testing.T) {
 	s := mustSigner(t, jwtkey.Config{Key: testES256Key(), Clock: clocktest.NewAt(serverTime)})
-	claims, err := verifyAsServer(mustToken(t, s).Value, jwksOf(t, s.PublicJWK()), serverTime)
+	claims, err := verifyAsServer(mustToken(t, s).Value(), jwksOf(t, s.PublicJWK()), serverTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestSignerOptions(t *testing.T) {
 		t.Fatalf("kid %q, JWK kid %q", s.KeyID(), s.PublicJWK().KeyID)
 	}
 	tok := mustToken(t, s)
-	claims, err := verifyAsServer(tok.Value, jwksOf(t, s.PublicJWK()), serverTime)
+	claims, err := verifyAsServer(tok.Value(), jwksOf(t, s.PublicJWK()), serverTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestClockSkewLetsAFastClientThrough(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mustSigner(t, jwtkey.Config{Key: testES256Key(), ClockSkew: tc.skew, Clock: clocktest.NewAt(ahead)})
-			_, err := verifyAsServer(mustToken(t, s).Value, jwksOf(t, s.PublicJWK()), serverTime)
+			_, err := verifyAsServer(mustToken(t, s).Value(), jwksOf(t, s.PublicJWK()), serverTime)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -378,7 +378,7 @@ func (w wrappedSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) 
 func TestOpaqueCryptoSigner(t *testing.T) {
 	for _, key := range []crypto.Signer{testES256Key(), testRS256Key()} {
 		s := mustSigner(t, jwtkey.Config{Key: wrappedSigner{Signer: key}, Clock: clocktest.NewAt(serverTime)})
-		if _, err := verifyAsServer(mustToken(t, s).Value, jwksOf(t, s.PublicJWK()), serverTime); err != nil {
+		if _, err := verifyAsServer(mustToken(t, s).Value(), jwksOf(t, s.PublicJWK()), serverTime); err != nil {
 			t.Errorf("%s: %v", s.Algorithm(), err)
 		}
 	}
@@ -464,7 +464,7 @@ func TestExtraClaimsAreCopiedAtNewSigner(t *testing.T) {
 	s := mustSigner(t, jwtkey.Config{Key: testES256Key(), ExtraClaims: extra, Clock: clocktest.NewAt(serverTime)})
 	extra["team"] = "b"
 	extra["more"] = 1
-	claims, err := verifyAsServer(mustToken(t, s).Value, jwksOf(t, s.PublicJWK()), serverTime)
+	claims, err := verifyAsServer(mustToken(t, s).Value(), jwksOf(t, s.PublicJWK()), serverTime)
 	if err != nil {
 		t.Fatal(err)
 	}

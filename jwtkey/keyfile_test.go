@@ -21,14 +21,14 @@ func TestKeyFileRotation(t *testing.T) {
 	s := mustSigner(t, jwtkey.Config{KeyFile: path, Clock: clocktest.NewAt(serverTime)})
 	oldJWK := s.PublicJWK()
 	first := mustToken(t, s)
-	if _, err := verifyAsServer(first.Value, jwksOf(t, oldJWK), serverTime); err != nil {
+	if _, err := verifyAsServer(first.Value(), jwksOf(t, oldJWK), serverTime); err != nil {
 		t.Fatal(err)
 	}
 	// Rewriting the same key keeps the kid.
 	if err := jwtkey.WritePrivateKeyFile(path, testES256Key()); err != nil {
 		t.Fatal(err)
 	}
-	if tok := mustToken(t, s); jwtHeader(t, tok.Value)["kid"] != oldJWK.KeyID {
+	if tok := mustToken(t, s); jwtHeader(t, tok.Value())["kid"] != oldJWK.KeyID {
 		t.Error("kid changed without a new key")
 	}
 
@@ -38,19 +38,19 @@ func TestKeyFileRotation(t *testing.T) {
 	}
 	second := mustToken(t, s)
 	newJWK := s.PublicJWK()
-	h := jwtHeader(t, second.Value)
+	h := jwtHeader(t, second.Value())
 	if h["kid"] == oldJWK.KeyID || h["kid"] != newJWK.KeyID || h["alg"] != "RS256" || s.KeyID() != newJWK.KeyID {
 		t.Fatalf("after rotation: header %v, signer kid %s", h, s.KeyID())
 	}
-	if _, err := verifyAsServer(second.Value, jwksOf(t, newJWK), serverTime); err != nil {
+	if _, err := verifyAsServer(second.Value(), jwksOf(t, newJWK), serverTime); err != nil {
 		t.Errorf("new token with new key: %v", err)
 	}
-	if _, err := verifyAsServer(second.Value, jwksOf(t, oldJWK), serverTime); err == nil {
+	if _, err := verifyAsServer(second.Value(), jwksOf(t, oldJWK), serverTime); err == nil {
 		t.Error("new token verified with the old key only")
 	}
 	// During the overlap the server holds both keys and accepts both tokens.
 	both := jwksOf(t, oldJWK, newJWK)
-	for _, tok := range []string{first.Value, second.Value} {
+	for _, tok := range []string{first.Value(), second.Value()} {
 		if _, err := verifyAsServer(tok, both, serverTime); err != nil {
 			t.Errorf("overlap: %v", err)
 		}
@@ -92,7 +92,7 @@ func TestKeyFileBrokenThenFixed(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := mustToken(t, s)
-	if s.KeyID() == kid || jwtHeader(t, tok.Value)["kid"] != s.KeyID() {
+	if s.KeyID() == kid || jwtHeader(t, tok.Value())["kid"] != s.KeyID() {
 		t.Errorf("after the fix: kid %s", s.KeyID())
 	}
 }

@@ -209,7 +209,7 @@ func (s *Source) Token(ctx context.Context) (headers.Token, error) {
 	if tt := tok.TokenType; tt != "" && !strings.EqualFold(tt, "bearer") {
 		return headers.Token{}, fmt.Errorf("oidc: POST %s: token_type %s: the Temporal server takes Bearer tokens", idperr.URL(u), config.Quote(tt))
 	}
-	return headers.Token{Value: tok.AccessToken, Expiry: expiry(tok, now)}, nil
+	return headers.NewToken(tok.AccessToken, expiry(tok, now)), nil
 }
 
 // expiry is when tok expires: see Token.

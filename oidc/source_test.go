@@ -46,8 +46,8 @@ func TestClientSecretBasic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Value != "tok-1" || !tok.Expiry.Equal(clock.Now().Add(time.Hour)) {
-		t.Errorf("token %q expiry %v, want tok-1 at %v", tok.Value, tok.Expiry, clock.Now().Add(time.Hour))
+	if tok.Value() != "tok-1" || !tok.Expiry.Equal(clock.Now().Add(time.Hour)) {
+		t.Errorf("token %q expiry %v, want tok-1 at %v", tok.Value(), tok.Expiry, clock.Now().Add(time.Hour))
 	}
 	r := idp.last(t)
 	// RFC 6749 2.3.1: the ID and secret are form-encoded before Basic.
@@ -396,7 +396,7 @@ func TestProviderBacksOff(t *testing.T) {
 		t.Errorf("%d requests within Retry-After, want 1", n)
 	}
 	clock.Advance(2 * time.Minute)
-	if tok, err := p.Token(ctx); err != nil || tok.Value != "ok" {
+	if tok, err := p.Token(ctx); err != nil || tok.Value() != "ok" {
 		t.Errorf("after Retry-After: %v %v", tok, err)
 	}
 }

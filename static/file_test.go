@@ -52,8 +52,8 @@ func TestFileServesToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Value != jwt {
-		t.Errorf("Value is not the trimmed file content (len %d, want %d)", len(tok.Value), len(jwt))
+	if tok.Value() != jwt {
+		t.Errorf("Value is not the trimmed file content (len %d, want %d)", len(tok.Value()), len(jwt))
 	}
 	if !tok.Expiry.Equal(exp) {
 		t.Errorf("Expiry = %v, want %v", tok.Expiry, exp)
@@ -77,7 +77,7 @@ func TestFileDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Value != "opaque-api-key" || !tok.Expiry.IsZero() {
+	if tok.Value() != "opaque-api-key" || !tok.Expiry.IsZero() {
 		t.Errorf("Token = %v; want the opaque key, no expiry", tok)
 	}
 	if tok.RefreshAt.Before(before.Add(time.Minute)) || tok.RefreshAt.After(time.Now().Add(time.Minute)) {
@@ -98,7 +98,7 @@ func TestFileRereadsReplacedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Value != second || !tok.Expiry.Equal(t0.Add(2*time.Hour)) {
+	if tok.Value() != second || !tok.Expiry.Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("after replacement Token = %v, want the second token", tok)
 	}
 }
@@ -136,7 +136,7 @@ func TestFileFollowsSymlinkSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok, err := f.Token(context.Background())
-	if err != nil || tok.Value != "second-opaque-token" {
+	if err != nil || tok.Value() != "second-opaque-token" {
 		t.Errorf("after the swap Token = %v, %v; want the second token", tok, err)
 	}
 }
@@ -284,7 +284,7 @@ func TestFileErrorsLater(t *testing.T) {
 	}
 	fresh := jwtExpiring(t0.Add(3 * time.Hour))
 	replaceFile(t, path, fresh)
-	if tok, err := f.Token(context.Background()); err != nil || tok.Value != fresh {
+	if tok, err := f.Token(context.Background()); err != nil || tok.Value() != fresh {
 		t.Errorf("once rewritten: Token = %v, %v", tok, err)
 	}
 }

@@ -46,8 +46,8 @@ func TestFixedServesToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Value != jwt || !tok.Expiry.Equal(exp) || !tok.RefreshAt.IsZero() {
-		t.Errorf("Token = %q, %v, refresh %v; want the trimmed JWT expiring %v", tok.Value, tok.Expiry, tok.RefreshAt, exp)
+	if tok.Value() != jwt || !tok.Expiry.Equal(exp) || !tok.RefreshAt.IsZero() {
+		t.Errorf("Token = %q, %v, refresh %v; want the trimmed JWT expiring %v", tok.Value(), tok.Expiry, tok.RefreshAt, exp)
 	}
 }
 
@@ -59,7 +59,7 @@ func TestFixedOpaqueNeverExpires(t *testing.T) {
 	}
 	clock.Advance(100 * 365 * 24 * time.Hour)
 	tok, err := src.Token(context.Background())
-	if err != nil || tok.Value != "opaque-api-key" || !tok.Expiry.IsZero() {
+	if err != nil || tok.Value() != "opaque-api-key" || !tok.Expiry.IsZero() {
 		t.Errorf("Token = %v, %v; want the key, no expiry", tok, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
 )
@@ -50,11 +51,10 @@ func ParseToken(value string) (headers.Token, error) {
 	if err != nil {
 		return headers.Token{}, err
 	}
-	t := headers.Token{Value: v}
-	if ok {
-		t.Expiry = exp
+	if !ok {
+		exp = time.Time{} // not a JWT with exp: the token does not expire by itself
 	}
-	return t, nil
+	return headers.NewToken(v, exp), nil
 }
 
 // describeByte names the kind of a byte that may not appear in a token,

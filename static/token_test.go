@@ -34,8 +34,8 @@ func TestParseTokenAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseToken: %v", err)
 			}
-			if tok.Value != tt.wantValue {
-				t.Errorf("Value = %q, want %q", tok.Value, tt.wantValue)
+			if tok.Value() != tt.wantValue {
+				t.Errorf("Value = %q, want %q", tok.Value(), tt.wantValue)
 			}
 			if !tok.Expiry.Equal(tt.wantExpiry) {
 				t.Errorf("Expiry = %v, want %v", tok.Expiry, tt.wantExpiry)
@@ -91,7 +91,7 @@ func TestParseTokenRejects(t *testing.T) {
 			}
 			assertNoSecret(t, "error", err.Error(), tt.in)
 			assertNoSecret(t, "error", err.Error(), "secret")
-			if tok.Value != "" {
+			if tok.Value() != "" {
 				t.Errorf("a failed ParseToken returned a value")
 			}
 		})

@@ -259,9 +259,9 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tls
 	}
 	if export {
 		_, err = fmt.Fprintf(c.stdout, "export TEMPORAL_API_KEY=%s\nexport TEMPORAL_CLI_AUTH=%s\n%s",
-			shellQuote(tok.Value), shellQuote("Bearer "+tok.Value), tlsLine)
+			shellQuote(tok.Value()), shellQuote("Bearer "+tok.Value()), tlsLine)
 	} else {
-		_, err = fmt.Fprintln(c.stdout, tok.Value)
+		_, err = fmt.Fprintln(c.stdout, tok.Value())
 	}
 	if err != nil {
 		return err

@@ -251,7 +251,7 @@ func azureKeyID(ctx context.Context, p *headers.Provider) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	parsed, _, err := jwt.NewParser().ParseUnverified(tok.Value, jwt.MapClaims{})
+	parsed, _, err := jwt.NewParser().ParseUnverified(tok.Value(), jwt.MapClaims{})
 	if err != nil {
 		return "", fmt.Errorf("parsing the token served: %w", err)
 	}

@@ -207,7 +207,7 @@ func TestAzureLeewayRenewsEarly(t *testing.T) {
 		t.Errorf("token requests after the leeway began: %d, want 2", n)
 	}
 	renewed, _ := starterAuth.Token(ctx)
-	if renewed.Value == first.Value {
+	if renewed.Value() == first.Value() {
 		t.Fatal("the renewal installed the token it replaced")
 	}
 	if err := azureRun(ctx, starter, queue, "renewed"); err != nil {

@@ -45,7 +45,7 @@ func TestAzureWorkerAndStarter(t *testing.T) {
 	if err != nil {
 		t.Fatalf("starter token: %v", err)
 	}
-	claims, err := idp.VerifyToken(tok.Value)
+	claims, err := idp.VerifyToken(tok.Value())
 	if err != nil {
 		t.Fatalf("starter token does not verify: %v", err)
 	}

@@ -63,7 +63,7 @@ func BenchmarkE2E(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	fixed := fixedHeaders{"authorization": "Bearer " + tok.Value}
+	fixed := fixedHeaders{"authorization": "Bearer " + tok.Value()}
 	ours := provider(b, s.keyFile, perms, func(cfg *jwtkey.Config, _ *headers.Options) { cfg.Subject = subject })
 
 	impls := [2]*benchClient{

@@ -263,7 +263,7 @@ func TestJWTKeyRotation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s token after rotation: %v", name, err)
 		}
-		if kid := tokenKID(t, tok.Value); kid != newJWK.KeyID {
+		if kid := tokenKID(t, tok.Value()); kid != newJWK.KeyID {
 			t.Fatalf("%s token kid after rotation %s, want the new key's %s", name, kid, newJWK.KeyID)
 		}
 	}
@@ -313,7 +313,7 @@ func TestJWTServerRefuses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return bearer(tok.Value)
+		return bearer(tok.Value())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

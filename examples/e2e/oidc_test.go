@@ -210,7 +210,7 @@ func TestOIDCAuthMethods(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			claims := oidcClaims(t, tok.Value)
+			claims := oidcClaims(t, tok.Value())
 			if claims["iss"] != strings.TrimSuffix(idp.Issuer(), "/") && claims["iss"] != idp.Issuer() {
 				t.Errorf("iss %v, want Hydra's %s", claims["iss"], idp.Issuer())
 			}

@@ -103,7 +103,7 @@ func TestRecoveryRetryUnauthorized(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if kid := tokenKID(t, tok.Value); kid != nextJWK.KeyID {
+		if kid := tokenKID(t, tok.Value()); kid != nextJWK.KeyID {
 			t.Errorf("token kid %s after recovery, want the new key's %s", kid, nextJWK.KeyID)
 		}
 		// Later calls go through at once.

@@ -75,10 +75,10 @@ func TestDialOptionNamesKid(t *testing.T) {
 		md  metadata.MD
 		err error
 	}{
-		{metadata.Pairs("authorization", "Bearer "+tok.Value), denied},
+		{metadata.Pairs("authorization", "Bearer "+tok.Value()), denied},
 		{metadata.Pairs("authorization", "Bearer opaque"), status.Error(codes.Unauthenticated, "no")},
 		{nil, denied},
-		{metadata.Pairs("authorization", "Bearer "+tok.Value), status.Error(codes.NotFound, "no such workflow")},
+		{metadata.Pairs("authorization", "Bearer "+tok.Value()), status.Error(codes.NotFound, "no such workflow")},
 	} {
 		calls = append(calls, func(ctx context.Context) error {
 			if c.md != nil {
@@ -100,7 +100,7 @@ func TestDialOptionNamesKid(t *testing.T) {
 			t.Errorf("record %d %q lacks %q", i, lines[i], want)
 		}
 	}
-	assertNoToken(t, out.String(), tok.Value, "opaque")
+	assertNoToken(t, out.String(), tok.Value(), "opaque")
 }
 
 // assertNoToken fails if out holds any dot-separated part of the tokens.
