@@ -538,7 +538,7 @@ func TestLoadErrors(t *testing.T) {
 		{"key file without a key", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": garbage},
 			[]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE", garbage, "no PEM block"}},
 		{"key content without a key", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY": token},
-			[]string{"TEMPORAL_JWT_PRIVATE_KEY:", "no PEM block"}},
+			[]string{"TEMPORAL_JWT_PRIVATE_KEY:", "shared HMAC secret"}},
 		{"truncated key content", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY": string(pemKey[:len(pemKey)/2])},
 			[]string{"TEMPORAL_JWT_PRIVATE_KEY:", "truncated"}},
 		{"both token settings", map[string]string{"TEMPORAL_AUTH_TOKEN": token, "TEMPORAL_AUTH_TOKEN_FILE": "/t"},

@@ -250,7 +250,7 @@ func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
 			}
 			if cfg.KeyFile != "" {
 				if err := CheckKeyFilePermissions(cfg.KeyFile); err != nil {
-					config.OrDefault(opts.Logger, slog.Default()).Warn("private key file permissions are too open",
+					config.OrDefault(opts.Logger, slog.Default()).Warn("temporalauth: the private key file needs tighter permissions",
 						slog.String("setting", names.Of("KeyFile", cfg.fromEnv)), slog.String("source", opts.Name), slog.Any("error", err))
 				}
 			}

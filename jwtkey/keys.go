@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -48,8 +49,9 @@ var (
 	// ErrNoPrivateKey reports input that holds no private key: no PEM data,
 	// a public key or a certificate.
 	ErrNoPrivateKey = errors.New("no private key")
-	// ErrKeyFilePermissions reports a key file that group or others may access.
-	ErrKeyFilePermissions = errors.New("key file is accessible by group or others")
+	// ErrKeyFilePermissions reports a key file that others may read or
+	// write, or that its group may write (see CheckKeyFilePermissions).
+	ErrKeyFilePermissions = errors.New("permissions too open")
 )
 
 // supportedKeys names what the Temporal server accepts, for error messages.
@@ -204,23 +206,56 @@ func WritePrivateKeyFile(path string, key crypto.Signer) (err error) {
 }
 
 // CheckKeyFilePermissions returns an error wrapping ErrKeyFilePermissions
-// when the file at path may be read or written by its group or by others,
-// as ssh does for identity files. The error says how to fix it; callers
-// typically log it as a warning and go on. It returns nil on Windows, whose
-// permissions Go does not report.
+// when the file at path may be read or written by others, or written by its
+// group, as ssh does for identity files; or read by its group when this
+// process owns the file (and so could restrict it). A group-readable file
+// that this process does not own is accepted: that is how a Kubernetes
+// Secret volume with fsGroup lets a non-root container read it (the kubelet
+// turns defaultMode 0400 into 0440, group fsGroup). The error says how to
+// fix it; callers typically log it as a warning and go on. It returns nil on
+// Windows, whose permissions Go does not report.
 func CheckKeyFilePermissions(path string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	fi, err := os.Stat(path)
+	fi, err := os.Stat(path) // through the symlinks of a Secret volume
 	if err != nil {
 		return &config.FileError{What: "key file", Path: path, Err: err}
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return config.FileErrorf("key file", path, "%w (mode %#o); restrict it with: chmod 600 %s",
-			ErrKeyFilePermissions, perm, path)
+	open := fi.Mode().Perm() & 0o027
+	if fileOwnedByProcess(fi) {
+		open = fi.Mode().Perm() & 0o077
+	}
+	if open != 0 {
+		return config.FileErrorf("key file", path, "%w: mode %#o lets %s; fix it with chmod 600 %s, or on a Kubernetes Secret volume with defaultMode: 0400",
+			ErrKeyFilePermissions, fi.Mode().Perm(), whoMay(open), path)
 	}
 	return nil
+}
+
+// whoMay says who the permission bits open grant access to.
+func whoMay(open fs.FileMode) string {
+	var who []string
+	if open&0o070 != 0 {
+		who = append(who, "its group "+rw(open>>3))
+	}
+	if open&0o007 != 0 {
+		who = append(who, "others "+rw(open))
+	}
+	return strings.Join(who, " and ")
+}
+
+// rw names the access the low three permission bits of m give.
+func rw(m fs.FileMode) string {
+	switch {
+	case m&0o4 != 0 && m&0o2 != 0:
+		return "read and write it"
+	case m&0o2 != 0:
+		return "write it"
+	case m&0o4 != 0:
+		return "read it"
+	}
+	return "execute it"
 }
 
 // readKeyFile returns the content of a key file; errors name the file.
@@ -278,16 +313,46 @@ func decodePEM(data []byte) ([]*pem.Block, error) {
 	if len(blocks) > 0 {
 		return blocks, nil
 	}
-	trimmed := bytes.TrimSpace(data)
+	return nil, noPEMError(whyNoPEM(bytes.TrimSpace(data)))
+}
+
+// A noPEMError says why data holds no PEM block; the parser of a private
+// or a public key words it for its reader.
+type noPEMError string
+
+func (e noPEMError) Error() string { return string(e) }
+
+// whyNoPEM tells what data, which holds no PEM block, seems to be.
+func whyNoPEM(data []byte) string {
 	switch {
-	case len(trimmed) == 0:
-		return nil, fmt.Errorf("%w: the data is empty", ErrNoPrivateKey)
-	case trimmed[0] == '{':
-		return nil, fmt.Errorf("%w: no PEM block found; the data looks like JSON (a JWK?), convert it to a PEM private key", ErrNoPrivateKey)
+	case len(data) == 0:
+		return "it is empty"
+	case data[0] == '{':
+		return "it is JSON (a JWK or JWKS?), not PEM"
+	case looksLikeWord(data) && bytes.Count(data, []byte(".")) == 2 && bytes.HasPrefix(data, []byte("eyJ")):
+		return "it is a JWT (a token), not a key"
+	case looksLikeWord(data):
+		return "it looks like a shared HMAC secret (HS256), which the Temporal server cannot verify: it accepts ES256 and RS256 signatures only"
 	default:
-		return nil, fmt.Errorf("%w: no PEM block found; expected a PEM private key (-----BEGIN PRIVATE KEY-----); "+
-			"shared HMAC secrets cannot be used: %s", ErrNoPrivateKey, supportedKeys)
+		return "it holds no PEM block (-----BEGIN ...-----)"
 	}
+}
+
+// keygenHint is the command that makes a key, for error messages.
+const keygenHint = "temporal-auth keygen --out FILE"
+
+// looksLikeWord reports whether data is one word of printable ASCII, as a
+// shared secret or a token is.
+func looksLikeWord(data []byte) bool {
+	if len(data) > 16<<10 {
+		return false
+	}
+	for _, c := range data {
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // blockType quotes a PEM type for an error message, cut short if long.
@@ -305,6 +370,9 @@ func encryptedError() error {
 
 func parsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 	blocks, err := decodePEM(data)
+	if why, ok := err.(noPEMError); ok {
+		return nil, fmt.Errorf("%w: %s; make a key with: %s", ErrNoPrivateKey, why, keygenHint)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -443,11 +511,10 @@ func algorithmFor(pub crypto.PublicKey) (string, error) {
 
 func parsePublicKeyPEM(data []byte) (crypto.PublicKey, error) {
 	blocks, err := decodePEM(data)
+	if why, ok := err.(noPEMError); ok {
+		return nil, fmt.Errorf("no key or certificate: %s; expected a PEM public key, private key or certificate", why)
+	}
 	if err != nil {
-		if errors.Is(err, ErrNoPrivateKey) {
-			// Same diagnosis, but this function also takes public keys.
-			return nil, errors.New(strings.Replace(err.Error(), "expected a PEM private key (-----BEGIN PRIVATE KEY-----)", "expected a PEM key or certificate", 1))
-		}
 		return nil, err
 	}
 	var found []*pem.Block

@@ -118,6 +118,8 @@ func TestParsePrivateKeyPEMErrors(t *testing.T) {
 		{"blank", []byte("  \n\t"), jwtkey.ErrNoPrivateKey, "empty"},
 		{"HMAC secret", []byte("my-shared-secret-0123456789abcdef"), jwtkey.ErrNoPrivateKey, "HMAC"},
 		{"raw DER", pkcs8(t, ec), jwtkey.ErrNoPrivateKey, "no PEM block"},
+		{"a token", []byte("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln\n"), jwtkey.ErrNoPrivateKey, "it is a JWT (a token), not a key"},
+		{"text", []byte("not a key at all\n"), jwtkey.ErrNoPrivateKey, "no PEM block"},
 		{"JWK JSON", []byte(`{"kty":"EC","crv":"P-256","d":"x"}`), jwtkey.ErrNoPrivateKey, "JSON"},
 		{"truncated", good[:len(good)/2], nil, "truncated"},
 		{"missing END line", bytes.Replace(good, []byte("-----END PRIVATE KEY-----"), nil, 1), nil, "truncated"},
@@ -279,8 +281,41 @@ func TestCheckKeyFilePermissions(t *testing.T) {
 			t.Errorf("mode %#o: err = %v, want ErrKeyFilePermissions with the fix", mode, err)
 		}
 	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := jwtkey.CheckKeyFilePermissions(path)
+	if want := `key file "` + path + `": permissions too open: mode 0644 lets its group read it and others read it; fix it with chmod 600 ` + path +
+		", or on a Kubernetes Secret volume with defaultMode: 0400"; err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
 	if err := jwtkey.CheckKeyFilePermissions(path + ".missing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestKeyFileReadableByGroupItDoesNotOwn: a file the process does not own
+// but may read through its group, as a Kubernetes Secret volume with
+// fsGroup gives a non-root container (mode 0440), is accepted; others may
+// still not read it, nor the group write it.
+func TestKeyFileReadableByGroupItDoesNotOwn(t *testing.T) {
+	if isWindows() || os.Geteuid() != 0 {
+		t.Skip("needs root, to give the file to another user")
+	}
+	path := filepath.Join(t.TempDir(), "key.pem")
+	if err := jwtkey.WritePrivateKeyFile(path, testES256Key()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, 4242, os.Getegid()); err != nil {
+		t.Fatal(err)
+	}
+	for mode, open := range map[os.FileMode]bool{0o440: false, 0o400: false, 0o444: true, 0o460: true} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := jwtkey.CheckKeyFilePermissions(path); open != (err != nil) {
+			t.Errorf("mode %#o, owned by another user: err = %v", mode, err)
+		}
 	}
 }
 
@@ -356,7 +391,7 @@ func TestParsePublicKeyPEM(t *testing.T) {
 		"P-384":      {pemBlock("PUBLIC KEY", p384DER, nil), jwtkey.ErrUnsupportedKey, "P-384"},
 		"encrypted":  {pemBlock("ENCRYPTED PRIVATE KEY", []byte("xxxxxxxxxxxxxxxx"), nil), jwtkey.ErrEncryptedKey, "openssl"},
 		"two keys":   {slices2(pemBlock("PUBLIC KEY", pkix, nil), selfSigned(t, ec)), nil, "2 keys or certificates"},
-		"no PEM":     {[]byte("secret"), nil, "expected a PEM key or certificate"},
+		"no PEM":     {[]byte("secret"), nil, "expected a PEM public key, private key or certificate"},
 		"bad PUBLIC": {pemBlock("PUBLIC KEY", []byte("xxxxxxxxxxxxxxxx"), nil), nil, `invalid "PUBLIC KEY" block`},
 		"other":      {pemBlock("X509 CRL", []byte("xxxxxxxxxxxxxxxx"), nil), nil, "no key or certificate"},
 	} {
