@@ -480,7 +480,7 @@ func TestSourceReturningSameTokenDoesNotSpin(t *testing.T) {
 	// A source with a cache of its own (MSAL) hands back the same token
 	// until it is 5 minutes from expiry, even when asked earlier.
 	c := clocktest.New()
-	tok := NewToken("same", c.Now().Add(8 * time.Minute))
+	tok := NewToken("same", c.Now().Add(8*time.Minute))
 	src := &source{clock: c, fixed: &tok}
 	p, ev := newTestProvider(t, src, c, Options{Leeway: 10 * time.Minute})
 	for c.Now().Before(tok.Expiry.Add(-time.Second)) {
