@@ -13,32 +13,29 @@ type Block struct {
 	Lang    string // the first word of the info string, lowercased
 	Section string // the nearest heading above it
 	Text    string // the content, each line ending in a newline
+	// Skip is the reason given by a skip directive, an HTML comment
+	// "<!-- readme-test: skip: REASON -->" on the line before the fence,
+	// which readers of the rendered page do not see; "" if none.
+	Skip string
 }
 
-// skipMarker starts the first line of an sh block that is not run.
-const skipMarker = "# not run by the README test:"
+// skipDirective is the HTML comment, on the line before a block's fence,
+// that keeps the block from being run.
+var skipDirective = regexp.MustCompile(`^<!--\s*readme-test:\s*skip:\s*(.*?)\s*-->$`)
 
-// Kind classifies a block: "run" for an sh block to run, "skip" for one
-// marked with skipMarker, "env" for an sh block of only NAME=value lines
+// Kind classifies a block: "skip" for a block under a skip directive,
+// "run" for another sh block, "env" for an sh block of only NAME=value lines
 // and comments, "data" for any other block.
 func (b Block) Kind() string {
-	if b.Lang != "sh" {
-		return "data"
-	}
-	first, _, _ := strings.Cut(b.Text, "\n")
-	if strings.HasPrefix(strings.TrimSpace(first), skipMarker) {
+	switch {
+	case b.Skip != "":
 		return "skip"
-	}
-	if len(b.EnvNames()) > 0 {
+	case b.Lang != "sh":
+		return "data"
+	case len(b.EnvNames()) > 0:
 		return "env"
 	}
 	return "run"
-}
-
-// SkipReason returns the reason of a skipped block.
-func (b Block) SkipReason() string {
-	first, _, _ := strings.Cut(b.Text, "\n")
-	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(first), skipMarker))
 }
 
 // assignment matches NAME=value, the value possibly a <placeholder> with
@@ -72,6 +69,7 @@ func Parse(file, doc string) []Block {
 		cur     *Block
 		fence   string
 		section string
+		prev    string // the line before, trimmed
 		body    strings.Builder
 	)
 	sc := bufio.NewScanner(strings.NewReader(doc))
@@ -80,6 +78,8 @@ func Parse(file, doc string) []Block {
 		line := sc.Text()
 		trimmed := strings.TrimLeft(line, " ")
 		if cur == nil {
+			before := prev
+			prev = strings.TrimSpace(line)
 			if strings.HasPrefix(trimmed, "#") {
 				section = strings.TrimSpace(strings.TrimLeft(trimmed, "#"))
 				continue
@@ -88,6 +88,12 @@ func Parse(file, doc string) []Block {
 				info := strings.TrimSpace(trimmed[len(f):])
 				lang, _, _ := strings.Cut(info, " ")
 				cur, fence = &Block{File: file, Line: n, Lang: strings.ToLower(lang), Section: section}, f
+				if m := skipDirective.FindStringSubmatch(before); m != nil {
+					cur.Skip = m[1]
+					if cur.Skip == "" {
+						cur.Skip = "(no reason given)"
+					}
+				}
 				body.Reset()
 			}
 			continue
@@ -95,7 +101,7 @@ func Parse(file, doc string) []Block {
 		if f := fenceOf(trimmed); f != "" && f[0] == fence[0] && len(f) >= len(fence) && strings.TrimSpace(trimmed[len(f):]) == "" {
 			cur.Text = body.String()
 			blocks = append(blocks, *cur)
-			cur = nil
+			cur, prev = nil, ""
 			continue
 		}
 		body.WriteString(line)

@@ -7,7 +7,7 @@ import (
 
 func TestParse(t *testing.T) {
 	doc := "# Title\n\n## Section A\n\n```sh\necho a\n```\n\n```yaml\nk: v\n```\n\n" +
-		"````sh\n# not run by the README test: needs a cloud\nfoo\n````\n\n## B\n\n~~~sh\nA=1  # note\n# comment\nB_2=<some id>\n~~~\n\n" +
+		"<!-- readme-test: skip: needs a cloud -->\n````sh\nfoo\n````\n\n## B\n\n~~~sh\nA=1  # note\n# comment\nB_2=<some id>\n~~~\n\n" +
 		"```sh\nA=1\necho no\n```\n\n    ```sh\n    indented code, not a fence\n"
 	blocks := Parse("x.md", doc)
 	var got []string
@@ -21,7 +21,7 @@ func TestParse(t *testing.T) {
 	if blocks[0].Text != "echo a\n" || blocks[0].Line != 5 {
 		t.Errorf("first block %q at line %d", blocks[0].Text, blocks[0].Line)
 	}
-	if r := blocks[2].SkipReason(); r != "needs a cloud" {
+	if r := blocks[2].Skip; r != "needs a cloud" {
 		t.Errorf("skip reason %q", r)
 	}
 	if n := blocks[3].EnvNames(); !slices.Equal(n, []string{"A", "B_2"}) {

@@ -72,7 +72,7 @@ func TestDocs(t *testing.T) {
 	for _, b := range blocks {
 		switch b.Kind() {
 		case "skip":
-			t.Logf("%s:%d (%s): not run: %s", b.File, b.Line, b.Section, b.SkipReason())
+			t.Logf("%s:%d (%s): not run: %s", b.File, b.Line, b.Section, b.Skip)
 			continue
 		case "env":
 			for _, name := range b.EnvNames() {
