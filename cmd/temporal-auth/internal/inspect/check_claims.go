@@ -159,7 +159,4 @@ func (a *analysis) checkSubject() {
 	default:
 		a.add(OK, "sub", "%q", s)
 	}
-	if iss, ok := a.claims["iss"].(string); ok {
-		a.add(Info, "iss", "%q (not checked by the default claim mapper)", iss)
-	}
 }

@@ -2,7 +2,9 @@
 // decides about a token: the default JWT claim mapper (scheme, algorithm,
 // kid, signature, sub, exp/iat/nbf with zero leeway, audience, the
 // permissions claim) and the default authorizer (role arithmetic per
-// namespace), as in go.temporal.io/server v1.32 common/authorization.
+// namespace), as in go.temporal.io/server v1.32 common/authorization; and,
+// beyond the stock server, the issuer as serverauth checks it, with a
+// warning when the token's keys sign other Entra ID tenants' tokens too.
 //
 // Analyze returns a Report; Report.WriteText prints it line by line with a
 // final verdict. Neither ever contains the token or its signature.
@@ -28,6 +30,11 @@ type Options struct {
 	// returns Audience does. Empty: the server has no audience mapper and
 	// ignores "aud".
 	Audience string
+	// Issuers, when set, are the issuers a token's "iss" must equal,
+	// exactly, as serverauth binds a key source to its issuers (see
+	// EntraIssuers for an Entra ID tenant's two). Empty: "iss" is shown but
+	// not checked, as the stock claim mapper never reads it.
+	Issuers []string
 	// KeySet is the server's JWKS. With it, the kid is looked up and the
 	// signature verified; nil leaves both unchecked.
 	KeySet *KeySet
@@ -85,6 +92,7 @@ func Analyze(in Input, opts Options) *Report {
 	a.checkTimes()
 	a.checkAudience()
 	a.checkSubject()
+	a.checkIssuer()
 	a.checkPermissions()
 	return a.r
 }
