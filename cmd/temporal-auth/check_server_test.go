@@ -1,0 +1,64 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheckServer(t *testing.T) {
+	dir := t.TempDir()
+	seed := filepath.Join("internal", "servercheck", "testdata", "seed.yaml")
+	r := runCLI(t, nil, "", "check-server", "--config", seed)
+	r.want(t, exitFailure)
+	for _, want := range []string{"CRITICAL no-audience-shared-keys", "WARNING no-refresh-interval", "FAIL: 1 critical"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("seed: stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr %q", r.stderr)
+	}
+
+	good := writeFile(t, dir, "good.yaml", `global:
+  authorization:
+    jwtKeyProvider:
+      keySourceURIs:
+        - https://login.microsoftonline.com/aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa/discovery/v2.0/keys
+      refreshInterval: 1m
+    permissionsClaimName: roles
+    authorizer: default
+    claimMapper: default
+    audience: cccccccc-3333-4333-8333-cccccccccccc
+`)
+	r = runCLI(t, nil, "", "check-server", "--config", good)
+	r.want(t, exitOK)
+	if !strings.Contains(r.stdout, "OK: no findings.") {
+		t.Errorf("good: %s", r.stdout)
+	}
+
+	// A warning passes, unless --strict.
+	warn := writeFile(t, dir, "warn.yaml", "global:\n  authorization:\n    jwtKeyProvider:\n      keySourceURIs: [https://idp.example/jwks]\n      refreshInterval: 1m\n    authorizer: default\n    claimMapper: default\n")
+	runCLI(t, nil, "", "check-server", "--config", warn).want(t, exitOK)
+	runCLI(t, nil, "", "check-server", "--config", warn, "--strict").want(t, exitFailure)
+
+	// The Docker image's variables.
+	env := map[string]string{
+		"TEMPORAL_JWT_KEY_SOURCE1":       "https://login.microsoftonline.com/common/discovery/v2.0/keys",
+		"TEMPORAL_JWT_PERMISSIONS_CLAIM": "roles", "TEMPORAL_AUTH_AUTHORIZER": "default", "TEMPORAL_AUTH_CLAIM_MAPPER": "default",
+	}
+	r = runCLI(t, env, "", "check-server", "--env")
+	r.want(t, exitFailure)
+	if !strings.Contains(r.stdout, "no variable for the audience") {
+		t.Errorf("--env: %s", r.stdout)
+	}
+
+	runCLI(t, nil, "", "check-server").want(t, exitUsage)
+	runCLI(t, nil, "", "check-server", "--env", "--config", good).want(t, exitUsage)
+	runCLI(t, nil, "", "check-server", "--config", good, "extra").want(t, exitUsage)
+	r = runCLI(t, nil, "", "check-server", "--config", filepath.Join(dir, "missing.yaml"))
+	r.want(t, exitFailure)
+	if !strings.Contains(r.stderr, `--config "`+filepath.Join(dir, "missing.yaml")+`"`) {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
