@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,5 +61,48 @@ func TestCheckServer(t *testing.T) {
 	r.want(t, exitFailure)
 	if !strings.Contains(r.stderr, `--config "`+filepath.Join(dir, "missing.yaml")+`"`) {
 		t.Errorf("stderr %q", r.stderr)
+	}
+}
+
+// readmeEntraConfig returns the Entra ID server configuration README.md
+// gives, as its sh block writes it.
+func readmeEntraConfig(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "cat > entra-auth.yaml <<'EOF'\n"
+	_, rest, ok := strings.Cut(string(data), start)
+	yaml, _, ok2 := strings.Cut(rest, "\nEOF\n")
+	if !ok || !ok2 {
+		t.Fatalf("README.md has no block starting %q and ending with EOF", start)
+	}
+	return yaml + "\n"
+}
+
+// The README's Entra ID configuration comes out clean; the same without
+// its audience, as the README configured it before, is critical.
+func TestCheckServerREADME(t *testing.T) {
+	dir := t.TempDir()
+	conf := readmeEntraConfig(t)
+	r := runCLI(t, nil, "", "check-server", "--config", writeFile(t, dir, "readme.yaml", conf))
+	r.want(t, exitOK)
+	if !strings.Contains(r.stdout, "OK: no findings.") {
+		t.Errorf("the README's configuration:\n%s", r.stdout)
+	}
+	var old []string
+	for _, line := range strings.Split(conf, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "audience:") {
+			old = append(old, line)
+		}
+	}
+	if len(old) != strings.Count(conf, "\n") {
+		t.Fatalf("no audience line in the README's configuration:\n%s", conf)
+	}
+	r = runCLI(t, nil, "", "check-server", "--config", writeFile(t, dir, "old.yaml", strings.Join(old, "\n")))
+	r.want(t, exitFailure)
+	if !strings.Contains(r.stdout, "CRITICAL no-audience-shared-keys: global.authorization.audience") {
+		t.Errorf("without audience:\n%s", r.stdout)
 	}
 }
