@@ -32,6 +32,8 @@ func TestMaxKeyAgeDropsKeysOfAFailingSource(t *testing.T) {
 	if s.Keys != 0 || s.KeysDroppedForAge != 1 || s.Sources[0].Keys != 0 {
 		t.Fatalf("stats %+v, want the key dropped", s)
 	}
+	// The log line and the metric come after the counters, metric last.
+	waitFor(t, "the drop to be counted", func() bool { return mh.count("jwt_keys_dropped_for_age") > 0 })
 	e := f.logged("failed for longer than MaxKeyAge")
 	if len(e) != 1 {
 		t.Fatalf("%d drop log lines, want 1", len(e))

@@ -89,6 +89,8 @@ func TestIssuerBindingJWKSURL(t *testing.T) {
 	// The next fetch reports the count and reopens the log.
 	f.ts.Advance(DefaultRefreshInterval)
 	f.waitFetches(t, 2)
+	// The fetch's log line comes after its counters.
+	waitFor(t, "the fetch's log line", func() bool { return len(f.logged("JWT keys fetched")) == 2 })
 	fetched := f.logged("JWT keys fetched")
 	if n := fetched[len(fetched)-1].ContextMap()["issuer-refusals-since-last-fetch"]; n != int64(6) {
 		t.Errorf("fetch log counts %v issuer refusals, want 6", n)
