@@ -67,3 +67,50 @@ func ExampleServer_PublishNewKey() {
 	// true
 	// true 1
 }
+
+// Entra ID signs every tenant's tokens with the same keys: a resource server
+// that trusts the keys must check iss (and tid) and aud itself. Here a second
+// tenant's client holds an app role named like the cluster's admin role.
+func ExampleServer_AddTenant() {
+	idp := entratest.NewServer(entratest.WithTenant("tenant-a"))
+	defer idp.Close()
+	server := idp.RegisterApp(entratest.App{AppID: "7f4c1e0a-0000-4000-8000-00000000a0a0", AccessTokenAcceptedVersion: 2})
+
+	other := idp.AddTenant("tenant-b")
+	other.RegisterApp(entratest.App{IdentifierURIs: []string{"api://temporal-server"}}) // v1.0 tokens
+	other.RegisterClient(entratest.Client{ID: "intruder", Secret: "s", Roles: []string{"temporal-system:admin"}})
+
+	fmt.Println(other.KeysURL() != idp.KeysURL(), server.AppID)
+	resp, err := idp.Client().PostForm(other.TokenURL(), url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {"intruder"},
+		"client_secret": {"s"},
+		"scope":         {"api://temporal-server/.default"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		fmt.Println(err)
+		return
+	}
+	claims, err := other.VerifyToken(body.AccessToken)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(claims.KeyID == idp.SigningKeyID(), claims.Issuer, claims.TenantID)
+	fmt.Println(claims.Audience, claims.Roles)
+	_, err = idp.VerifyToken(body.AccessToken) // tenant-a's issuers only
+	fmt.Println(err != nil)
+	// Output:
+	// true 7f4c1e0a-0000-4000-8000-00000000a0a0
+	// true https://sts.windows.net/tenant-b/ tenant-b
+	// [api://temporal-server] [temporal-system:admin]
+	// true
+}

@@ -124,7 +124,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, f Failure) {
 		fmt.Fprintf(w, "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%d %s</h1>\n<p>The upstream server did not answer. Reference #%s</p>\n%s</body></html>\n",
 			status, http.StatusText(status), status, http.StatusText(status), newGUID(), htmlPadding)
 	case TruncatedJSONFailure:
-		token, err := s.issue("truncated", "truncated", "truncated", DefaultResource, nil, time.Now())
+		token, err := s.issue(s.home, "truncated", "truncated", "truncated", audience{aud: DefaultResource, version: 2}, nil, time.Now())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

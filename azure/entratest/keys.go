@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,7 +147,8 @@ type jwk struct {
 
 func (s *Server) serveKeys(w http.ResponseWriter, r *http.Request) {
 	s.counts[EndpointKeys].Add(1)
-	if r.PathValue("tenant") != s.tenant {
+	// Every tenant's URL, and the common one, serve the same keys.
+	if _, ok := s.lookupTenant(r.PathValue("tenant")); !ok && !slices.Contains(sharedTenantSegments, strings.ToLower(r.PathValue("tenant"))) {
 		s.writeTenantNotFound(w, r.PathValue("tenant"))
 		return
 	}
@@ -167,7 +170,8 @@ func (s *Server) serveKeys(w http.ResponseWriter, r *http.Request) {
 // accessClaims are the claims of an issued access token.
 type accessClaims struct {
 	jwt.RegisteredClaims
-	AuthorizedParty string   `json:"azp,omitempty"`
+	AuthorizedParty string   `json:"azp,omitempty"`   // v2.0 tokens
+	AppID           string   `json:"appid,omitempty"` // v1.0 tokens
 	TenantID        string   `json:"tid"`
 	ObjectID        string   `json:"oid,omitempty"`
 	Roles           []string `json:"roles,omitempty"`
@@ -175,25 +179,29 @@ type accessClaims struct {
 	IdentityType    string   `json:"idtyp"`
 }
 
-// issue signs an access token for subject, acting as clientID, for resource.
-func (s *Server) issue(subject, clientID, objectID, resource string, roles []string, now time.Time) (string, error) {
+// issue signs an access token of tenant t for subject, acting as clientID,
+// shaped as aud says.
+func (s *Server) issue(t *Tenant, subject, clientID, objectID string, aud audience, roles []string, now time.Time) (string, error) {
 	k := s.currentSigningKey()
 	claims := accessClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    s.Issuer(),
+			Issuer:    t.issuerFor(aud.version),
 			Subject:   subject,
-			Audience:  jwt.ClaimStrings{resource},
+			Audience:  jwt.ClaimStrings{aud.aud},
 			IssuedAt:  jwt.NewNumericDate(now.Add(-clockSkewAllowance)),
 			NotBefore: jwt.NewNumericDate(now.Add(-clockSkewAllowance)),
 			ExpiresAt: jwt.NewNumericDate(now.Add(s.lifetime)),
 			ID:        randomString(22),
 		},
-		AuthorizedParty: clientID,
-		TenantID:        s.tenant,
-		ObjectID:        objectID,
-		Roles:           roles,
-		Version:         "2.0",
-		IdentityType:    "app",
+		TenantID:     t.id,
+		ObjectID:     objectID,
+		Roles:        roles,
+		IdentityType: "app",
+	}
+	if aud.version == 1 {
+		claims.AppID, claims.Version = clientID, "1.0"
+	} else {
+		claims.AuthorizedParty, claims.Version = clientID, "2.0"
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["kid"] = k.kid
@@ -204,15 +212,21 @@ func (s *Server) issue(subject, clientID, objectID, resource string, roles []str
 type Claims struct {
 	// KeyID is the kid header: the key that signed the token.
 	KeyID string
-	// Issuer (iss) is the server's Issuer.
+	// Issuer (iss) is the issuing tenant's [Tenant.Issuer] (v2.0 tokens) or
+	// [Tenant.IssuerV1] (v1.0 tokens).
 	Issuer string
+	// Version (ver) is "1.0" or "2.0".
+	Version string
 	// Subject (sub) is the client ID, or a managed identity's object ID.
 	Subject string
-	// Audience (aud) is the resource's application ID URI.
+	// Audience (aud) is the resource app's application ID (v2.0 tokens) or
+	// the identifier the client asked for (v1.0 tokens and resources
+	// registered with RegisterResource).
 	Audience []string
-	// ClientID (azp) is the client the token was issued to.
+	// ClientID (azp in v2.0 tokens, appid in v1.0) is the client the token
+	// was issued to.
 	ClientID string
-	// TenantID (tid) is the server's tenant.
+	// TenantID (tid) is the issuing tenant's ID.
 	TenantID string
 	// Roles are the app roles granted (the roles claim).
 	Roles []string
@@ -221,13 +235,19 @@ type Claims struct {
 	IssuedAt, NotBefore, Expiry time.Time
 }
 
-// VerifyToken checks token as a resource server would: an RS256 signature by
-// a key currently in the JWKS, this server's issuer, and the time claims. It
-// returns the token's claims.
-func (s *Server) VerifyToken(token string) (Claims, error) {
+// VerifyToken checks token as a resource server of the home tenant would:
+// see [Tenant.VerifyToken].
+func (s *Server) VerifyToken(token string) (Claims, error) { return s.home.VerifyToken(token) }
+
+// VerifyToken checks token as a resource server of tenant t would: an RS256
+// signature by a key currently in the JWKS, one of t's two issuers (v1.0 or
+// v2.0, matching the token's ver), and the time claims. It returns the
+// token's claims. It does not check aud: each resource does that itself.
+func (t *Tenant) VerifyToken(token string) (Claims, error) {
+	s := t.s
 	var claims accessClaims
-	parsed, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
+	parsed, err := jwt.ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
+		kid, _ := tok.Header["kid"].(string)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, k := range s.keys {
@@ -236,20 +256,29 @@ func (s *Server) VerifyToken(token string) (Claims, error) {
 			}
 		}
 		return nil, fmt.Errorf("no key %q in the JWKS", kid)
-	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(s.Issuer()), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 	if err != nil {
 		return Claims{}, fmt.Errorf("entratest: token does not verify: %w", err)
 	}
 	if !parsed.Valid {
 		return Claims{}, errors.New("entratest: token does not verify")
 	}
+	wantIss, clientID := t.Issuer(), claims.AuthorizedParty
+	if claims.Version == "1.0" {
+		wantIss, clientID = t.IssuerV1(), claims.AppID
+	}
+	if claims.Issuer != wantIss || claims.TenantID != t.id {
+		return Claims{}, fmt.Errorf("entratest: token does not verify: %w: iss %q tid %q, want iss %q tid %q",
+			jwt.ErrTokenInvalidIssuer, claims.Issuer, claims.TenantID, wantIss, t.id)
+	}
 	kid, _ := parsed.Header["kid"].(string)
 	return Claims{
 		KeyID:     kid,
 		Issuer:    claims.Issuer,
+		Version:   claims.Version,
 		Subject:   claims.Subject,
 		Audience:  claims.Audience,
-		ClientID:  claims.AuthorizedParty,
+		ClientID:  clientID,
 		TenantID:  claims.TenantID,
 		Roles:     claims.Roles,
 		IssuedAt:  claims.IssuedAt.Time,

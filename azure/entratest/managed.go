@@ -16,6 +16,7 @@ const managedIdentityAPIVersion = "2019-08-01"
 
 // A ManagedIdentity is an identity the managed-identity endpoint hands tokens
 // out for, as the App Service host does for the identities assigned to an app.
+// Managed identities live in the home tenant.
 type ManagedIdentity struct {
 	// SystemAssigned marks the identity used when a request names none.
 	SystemAssigned bool
@@ -102,13 +103,14 @@ func (s *Server) serveManagedIdentity(w http.ResponseWriter, r *http.Request) {
 		writeAppServiceError(w, http.StatusBadRequest, "Unable to load the proper Managed Identity.")
 		return
 	}
-	if !s.knownResource(resource) {
+	aud, ok := s.home.resolveResource(resource)
+	if !ok {
 		writeAppServiceError(w, http.StatusBadRequest,
-			"AADSTS500011: The resource principal named %s was not found in the tenant named %s.", resource, s.tenant)
+			"AADSTS500011: The resource principal named %s was not found in the tenant named %s.", resource, s.home.id)
 		return
 	}
 	now := time.Now()
-	token, err := s.issue(id.ObjectID, id.ClientID, id.ObjectID, resource, id.Roles, now)
+	token, err := s.issue(s.home, id.ObjectID, id.ClientID, id.ObjectID, aud, id.Roles, now)
 	if err != nil {
 		writeAppServiceError(w, http.StatusInternalServerError, "signing failed: %v", err)
 		return

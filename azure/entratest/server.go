@@ -67,7 +67,7 @@ func (e Endpoint) String() string {
 // An Option configures a Server.
 type Option func(*Server)
 
-// WithTenant sets the tenant the server answers for (default: a random GUID).
+// WithTenant sets the ID of the home tenant (default: a random GUID).
 func WithTenant(tenant string) Option {
 	return func(s *Server) { s.tenant = tenant }
 }
@@ -87,9 +87,12 @@ func WithRefreshIn(d time.Duration) Option {
 }
 
 // Server is a local Entra-ID-like identity provider. Create one with
-// [NewServer] and stop it with [Server.Close]. It is safe for concurrent use.
+// [NewServer] and stop it with [Server.Close]. It answers for its home tenant
+// and for any tenant added with [Server.AddTenant], signing every tenant's
+// tokens with the same keys. It is safe for concurrent use.
 type Server struct {
-	tenant    string
+	tenant    string // the home tenant's ID, set by WithTenant
+	home      *Tenant
 	lifetime  time.Duration
 	refreshIn time.Duration
 
@@ -105,8 +108,7 @@ type Server struct {
 	keysMade atomic.Int64 // signing keys drawn from the pool
 
 	mu         sync.Mutex
-	clients    map[string]Client
-	resources  map[string]bool
+	tenants    map[string]*Tenant
 	identities []ManagedIdentity
 	trustSelf  bool          // instance discovery vouches for the server's host
 	keys       []*signingKey // published in the JWKS, oldest first
@@ -116,31 +118,33 @@ type Server struct {
 }
 
 // NewServer starts a Server on 127.0.0.1 with one published signing key and
-// [DefaultResource] registered.
+// a home tenant in which [DefaultResource] is registered.
 func NewServer(opts ...Option) *Server {
 	s := &Server{
 		tenant:         newGUID(),
 		lifetime:       DefaultTokenLifetime,
 		identityHeader: randomString(24),
 		done:           make(chan struct{}),
-		clients:        make(map[string]Client),
-		resources:      map[string]bool{DefaultResource: true},
+		tenants:        make(map[string]*Tenant),
 	}
 	for _, o := range opts {
 		o(s)
 	}
-	if s.tenant == "" || strings.ContainsAny(s.tenant, "/?#% ") {
-		panic(fmt.Sprintf("entratest: invalid tenant %q", s.tenant))
+	if s.tenant == "" {
+		panic(`entratest: invalid tenant ""`)
 	}
 	if s.lifetime <= 0 {
 		panic(fmt.Sprintf("entratest: token lifetime must be positive, got %v", s.lifetime))
 	}
+	s.home = s.AddTenant(s.tenant)
+	s.home.RegisterResource(DefaultResource)
 	k := s.newSigningKey()
 	s.keys = []*signingKey{k}
 	s.signing = k
 
 	tlsMux := http.NewServeMux()
 	tlsMux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.serveDiscovery)
+	tlsMux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.serveDiscoveryV1)
 	tlsMux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.serveToken)
 	tlsMux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.serveKeys)
 	tlsMux.HandleFunc("GET /common/discovery/instance", s.serveInstanceDiscovery)
@@ -169,34 +173,37 @@ func (s *Server) Close() {
 	})
 }
 
-// Tenant returns the tenant the server answers for.
-func (s *Server) Tenant() string { return s.tenant }
+// Tenant returns the ID of the home tenant.
+func (s *Server) Tenant() string { return s.home.id }
 
 // AuthorityHost returns the server's base URL with a trailing slash, e.g.
 // "https://127.0.0.1:41234/": what AZURE_AUTHORITY_HOST would hold.
 func (s *Server) AuthorityHost() string { return s.tlsSrv.URL + "/" }
 
-// Authority returns AuthorityHost followed by the tenant: the authority URL
-// MSAL is built with.
-func (s *Server) Authority() string { return s.tlsSrv.URL + "/" + s.tenant }
+// Authority returns the home tenant's [Tenant.Authority].
+func (s *Server) Authority() string { return s.home.Authority() }
 
-// Issuer returns the iss claim of the server's tokens and the issuer of its
-// OpenID configuration: <authority>/v2.0.
-func (s *Server) Issuer() string { return s.Authority() + "/v2.0" }
+// Issuer returns the home tenant's [Tenant.Issuer]: the iss claim of its
+// v2.0 tokens (and of tokens for resources registered with
+// [Server.RegisterResource]).
+func (s *Server) Issuer() string { return s.home.Issuer() }
 
-// TokenURL returns the URL of the token endpoint.
-func (s *Server) TokenURL() string { return s.Authority() + "/oauth2/v2.0/token" }
+// TokenURL returns the home tenant's [Tenant.TokenURL].
+func (s *Server) TokenURL() string { return s.home.TokenURL() }
 
-// KeysURL returns the HTTPS URL of the JWKS, the counterpart of
-// https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys.
-func (s *Server) KeysURL() string { return s.Authority() + "/discovery/v2.0/keys" }
+// KeysURL returns the home tenant's [Tenant.KeysURL].
+func (s *Server) KeysURL() string { return s.home.KeysURL() }
 
-// HTTPKeysURL returns a plain-HTTP URL on 127.0.0.1 serving the same JWKS, for
-// consumers that cannot be told to trust the server's certificate (a Temporal
-// server fetches keySourceURIs with Go's default HTTP client).
-func (s *Server) HTTPKeysURL() string {
-	return s.plainSrv.URL + "/" + s.tenant + "/discovery/v2.0/keys"
-}
+// HTTPKeysURL returns the home tenant's [Tenant.HTTPKeysURL].
+func (s *Server) HTTPKeysURL() string { return s.home.HTTPKeysURL() }
+
+// CommonKeysURL returns the HTTPS URL of the JWKS shared by all tenants, the
+// counterpart of https://login.microsoftonline.com/common/discovery/v2.0/keys.
+func (s *Server) CommonKeysURL() string { return s.tlsSrv.URL + "/common/discovery/v2.0/keys" }
+
+// HTTPCommonKeysURL returns a plain-HTTP URL on 127.0.0.1 serving the JWKS
+// shared by all tenants (see [Server.HTTPKeysURL]).
+func (s *Server) HTTPCommonKeysURL() string { return s.plainSrv.URL + "/common/discovery/v2.0/keys" }
 
 // Client returns an HTTP client that trusts the server's TLS certificate,
 // uses no proxy, and refuses to dial anything but a loopback address, so
@@ -215,14 +222,13 @@ func (s *Server) Requests(e Endpoint) int64 {
 	return s.counts[e].Load()
 }
 
-// RegisterResource registers an application ID URI (such as
-// "api://temporal-server") as a resource clients may ask tokens for; the
-// tokens' aud claim is that URI.
-func (s *Server) RegisterResource(appIDURI string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.resources[appIDURI] = true
-}
+// RegisterResource registers an application ID URI in the home tenant: see
+// [Tenant.RegisterResource].
+func (s *Server) RegisterResource(appIDURI string) { s.home.RegisterResource(appIDURI) }
+
+// RegisterApp registers a resource app in the home tenant: see
+// [Tenant.RegisterApp].
+func (s *Server) RegisterApp(a App) App { return s.home.RegisterApp(a) }
 
 // TokenRequests returns a copy of every request received by the token and
 // managed-identity endpoints, oldest first.
@@ -307,14 +313,25 @@ func cloneValues(v url.Values) url.Values {
 }
 
 func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	s.serveDiscoveryAs(w, r, 2)
+}
+
+func (s *Server) serveDiscoveryV1(w http.ResponseWriter, r *http.Request) {
+	s.serveDiscoveryAs(w, r, 1)
+}
+
+// serveDiscoveryAs answers a tenant's OpenID configuration, whose issuer is
+// that of the tenant's tokens of the given version.
+func (s *Server) serveDiscoveryAs(w http.ResponseWriter, r *http.Request, version int) {
 	s.counts[EndpointDiscovery].Add(1)
-	if r.PathValue("tenant") != s.tenant {
+	t, ok := s.lookupTenant(r.PathValue("tenant"))
+	if !ok {
 		s.writeTenantNotFound(w, r.PathValue("tenant"))
 		return
 	}
-	base := s.Authority()
+	base := t.Authority()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                s.Issuer(),
+		"issuer":                                t.issuerFor(version),
 		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
 		"jwks_uri":                              base + "/discovery/v2.0/keys",

@@ -61,16 +61,8 @@ func redact(s string) string {
 	return "REDACTED"
 }
 
-// RegisterClient registers c, replacing any client with the same ID.
-func (s *Server) RegisterClient(c Client) {
-	if c.ID == "" {
-		panic("entratest: RegisterClient: empty client ID")
-	}
-	c.Roles = slices.Clone(c.Roles)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.clients[c.ID] = c
-}
+// RegisterClient registers c in the home tenant: see [Tenant.RegisterClient].
+func (s *Server) RegisterClient(c Client) { s.home.RegisterClient(c) }
 
 // oauthError is an error answer in Entra ID's JSON format.
 type oauthError struct {
@@ -115,11 +107,12 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, f)
 		return
 	}
-	if r.PathValue("tenant") != s.tenant {
+	tenant, ok := s.lookupTenant(r.PathValue("tenant"))
+	if !ok {
 		s.writeTenantNotFound(w, r.PathValue("tenant"))
 		return
 	}
-	token, oerr := s.clientCredentials(r)
+	token, oerr := s.clientCredentials(tenant, r)
 	if oerr != nil {
 		s.writeOAuthError(w, *oerr, 0)
 		return
@@ -136,33 +129,32 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-// clientCredentials checks a client-credentials request and issues a token.
-func (s *Server) clientCredentials(r *http.Request) (string, *oauthError) {
+// clientCredentials checks a client-credentials request to tenant t and
+// issues a token.
+func (s *Server) clientCredentials(t *Tenant, r *http.Request) (string, *oauthError) {
 	form := r.PostForm
 	if gt := form.Get("grant_type"); gt != "client_credentials" {
 		return "", &oauthError{http.StatusBadRequest, "unsupported_grant_type", 70003,
 			fmt.Sprintf("The app requested an unsupported grant type '%s'.", gt)}
 	}
 	id := form.Get("client_id")
-	s.mu.Lock()
-	client, known := s.clients[id]
-	s.mu.Unlock()
+	client, known := t.client(id)
 	if id == "" {
 		return "", &oauthError{http.StatusBadRequest, "invalid_request", 900144,
 			"The request body must contain the following parameter: 'client_id'."}
 	}
 	if !known {
 		return "", &oauthError{http.StatusBadRequest, "unauthorized_client", 700016,
-			fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", id, s.tenant)}
+			fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", id, t.id)}
 	}
-	if oerr := s.authenticate(client, form.Get("client_secret"), form.Get("client_assertion_type"), form.Get("client_assertion")); oerr != nil {
+	if oerr := s.authenticate(t, client, form.Get("client_secret"), form.Get("client_assertion_type"), form.Get("client_assertion")); oerr != nil {
 		return "", oerr
 	}
-	resource, oerr := s.resourceFromScope(form.Get("scope"))
+	aud, oerr := t.resourceFromScope(form.Get("scope"))
 	if oerr != nil {
 		return "", oerr
 	}
-	token, err := s.issue(client.ID, client.ID, client.ID, resource, client.Roles, time.Now())
+	token, err := s.issue(t, client.ID, client.ID, client.ID, aud, client.Roles, time.Now())
 	if err != nil {
 		return "", &oauthError{http.StatusInternalServerError, "server_error", 50000, "signing failed: " + err.Error()}
 	}
@@ -170,7 +162,7 @@ func (s *Server) clientCredentials(r *http.Request) (string, *oauthError) {
 }
 
 // authenticate checks the client's credential: a secret or an assertion.
-func (s *Server) authenticate(c Client, secret, assertionType, assertion string) *oauthError {
+func (s *Server) authenticate(t *Tenant, c Client, secret, assertionType, assertion string) *oauthError {
 	switch {
 	case secret != "" && assertion != "":
 		return &oauthError{http.StatusBadRequest, "invalid_request", 90023,
@@ -186,7 +178,7 @@ func (s *Server) authenticate(c Client, secret, assertionType, assertion string)
 			return &oauthError{http.StatusBadRequest, "invalid_request", 50027,
 				fmt.Sprintf("client_assertion_type must be '%s'.", clientAssertionType)}
 		}
-		return s.checkAssertion(c, assertion)
+		return s.checkAssertion(t, c, assertion)
 	default:
 		return &oauthError{http.StatusUnauthorized, "invalid_client", 7000216,
 			"'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."}
@@ -195,7 +187,7 @@ func (s *Server) authenticate(c Client, secret, assertionType, assertion string)
 
 // checkAssertion accepts a certificate-signed assertion (its header carries a
 // certificate thumbprint) or the client's federated token.
-func (s *Server) checkAssertion(c Client, assertion string) *oauthError {
+func (s *Server) checkAssertion(t *Tenant, c Client, assertion string) *oauthError {
 	if c.FederatedToken != "" && subtle.ConstantTimeCompare([]byte(assertion), []byte(c.FederatedToken)) == 1 {
 		return nil
 	}
@@ -223,7 +215,7 @@ func (s *Server) checkAssertion(c Client, assertion string) *oauthError {
 	_, err = jwt.ParseWithClaims(assertion, &claims, func(*jwt.Token) (any, error) { return pub, nil },
 		jwt.WithValidMethods([]string{"PS256", "RS256"}),
 		jwt.WithExpirationRequired(),
-		jwt.WithAudience(s.TokenURL()),
+		jwt.WithAudience(t.TokenURL()),
 		jwt.WithLeeway(time.Minute))
 	switch {
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
@@ -232,7 +224,7 @@ func (s *Server) checkAssertion(c Client, assertion string) *oauthError {
 		return &oauthError{http.StatusUnauthorized, "invalid_client", 700024, "Client assertion is not within its valid time range."}
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return &oauthError{http.StatusUnauthorized, "invalid_client", 700016,
-			fmt.Sprintf("Client assertion audience does not match the token endpoint '%s'.", s.TokenURL())}
+			fmt.Sprintf("Client assertion audience does not match the token endpoint '%s'.", t.TokenURL())}
 	case err != nil:
 		return &oauthError{http.StatusBadRequest, "invalid_request", 50027, "JWT token is invalid or malformed."}
 	}
@@ -262,9 +254,9 @@ func decodeThumbprint(v string) []byte {
 	return nil
 }
 
-// resourceFromScope returns the one registered resource a client-credentials
-// scope parameter names.
-func (s *Server) resourceFromScope(scope string) (string, *oauthError) {
+// resourceFromScope returns the token shape for the one resource of tenant
+// t that a client-credentials scope parameter names.
+func (t *Tenant) resourceFromScope(scope string) (audience, *oauthError) {
 	var resources []string
 	for _, sc := range strings.Fields(scope) {
 		if !slices.Contains(oidcScopes, sc) {
@@ -272,24 +264,19 @@ func (s *Server) resourceFromScope(scope string) (string, *oauthError) {
 		}
 	}
 	if len(resources) != 1 {
-		return "", &oauthError{http.StatusBadRequest, "invalid_scope", 70011,
+		return audience{}, &oauthError{http.StatusBadRequest, "invalid_scope", 70011,
 			fmt.Sprintf("The provided request must include a 'scope' input parameter naming exactly one resource, got '%s'.", scope)}
 	}
 	sc := resources[0]
 	resource, ok := strings.CutSuffix(sc, "/.default")
 	if !ok {
-		return "", &oauthError{http.StatusBadRequest, "invalid_scope", 1002012,
+		return audience{}, &oauthError{http.StatusBadRequest, "invalid_scope", 1002012,
 			fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", sc)}
 	}
-	if !s.knownResource(resource) {
-		return "", &oauthError{http.StatusBadRequest, "invalid_resource", 500011,
-			fmt.Sprintf("The resource principal named %s was not found in the tenant named %s.", resource, s.tenant)}
+	aud, ok := t.resolveResource(resource)
+	if !ok {
+		return audience{}, &oauthError{http.StatusBadRequest, "invalid_resource", 500011,
+			fmt.Sprintf("The resource principal named %s was not found in the tenant named %s.", resource, t.id)}
 	}
-	return resource, nil
-}
-
-func (s *Server) knownResource(resource string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.resources[resource]
+	return aud, nil
 }

@@ -21,7 +21,7 @@ const maxInput = 4 << 20
 var inspectCommand = &command{
 	name:     "inspect",
 	synopsis: "explain whether a Temporal server will accept a token, and what it may do",
-	args:     "[--jwks URL|FILE] [--claim-name permissions] [--audience AUD] [--need NS:ROLE] [--show-token] [TOKEN|-|@FILE]",
+	args:     "[--jwks URL|FILE] [--claim-name permissions] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [TOKEN|-|@FILE]",
 	about: `
 Decodes a token and explains, line by line, what a Temporal server's default
 JWT claim mapper and default authorizer will decide: the algorithm (RS256 and
@@ -43,11 +43,24 @@ published, not that the server has fetched it: the server reads its key set
 when it starts and then every refreshInterval, and refuses a kid it has not
 fetched (the verdict says ACCEPTED once the server has fetched the key).
 
+Beyond the stock server, iss (and tid) are shown, and with --issuer or
+--entra-tenant iss is checked as serverauth checks it: it must equal an
+allowed issuer exactly. --entra-tenant allows both issuers of an Entra ID
+tenant, v1.0 https://sts.windows.net/<tenant>/ and v2.0
+https://login.microsoftonline.com/<tenant>/v2.0 (give an authority URL
+https://<host>/<tenant> for another cloud). A warning says when the token's
+keys are known to sign other tenants' tokens too (Entra ID's issuers and
+key sets) and no --audience was asked for: a server configured that way
+accepts tokens from any tenant.
+
 The token and its signature are never printed unless --show-token is given.`,
 	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
 		jwksFrom := fs.String("jwks", "", "the server's JWKS: an http(s) `URL`, a file:// URL or a file path; verifies the kid and signature")
 		claim := fs.String("claim-name", inspect.DefaultPermissionsClaim, "the server's permissions claim `name` (permissionsClaimName)")
 		audience := fs.String("audience", "", "check aud as a server whose audience mapper returns `AUD` would")
+		var issuers, tenants stringList
+		fs.Var(&issuers, "issuer", "check that iss equals `ISS` exactly, as serverauth does; repeatable")
+		fs.Var(&tenants, "entra-tenant", "allow both issuers (v1.0 and v2.0) of the Entra ID `TENANT` (a tenant ID, or an authority URL https://HOST/TENANT); repeatable")
 		var needs needList
 		fs.Var(&needs, "need", "require `NS:ROLE` (read, write or admin on a namespace, or on temporal-system); repeatable, or comma-separated")
 		showToken := fs.Bool("show-token", false, "also print the token")
@@ -77,7 +90,14 @@ The token and its signature are never printed unless --show-token is given.`,
 			if err != nil {
 				return usagef("%s: %v", describeArg(arg), err)
 			}
-			opts := inspect.Options{PermissionsClaim: *claim, Audience: *audience, Needs: needs}
+			opts := inspect.Options{PermissionsClaim: *claim, Audience: *audience, Needs: needs, Issuers: issuers}
+			for _, tenant := range tenants {
+				both, err := inspect.EntraIssuers(tenant)
+				if err != nil {
+					return usagef("--entra-tenant: %v", err)
+				}
+				opts.Issuers = append(opts.Issuers, both...)
+			}
 			if *jwksFrom != "" {
 				set, err := loadKeySet(ctx, *jwksFrom, *timeout)
 				if err != nil {
@@ -98,6 +118,24 @@ The token and its signature are never printed unless --show-token is given.`,
 			return nil
 		}
 	},
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+func (l *stringList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty value")
+	}
+	*l = append(*l, v)
+	return nil
 }
 
 // needList is the --need flag.

@@ -7,7 +7,8 @@
 //	temporal-auth jwks KEYFILE|DIR...
 //	temporal-auth serve-jwks [--addr 127.0.0.1:0] KEYFILE|DIR...
 //	temporal-auth token [--provider jwt|azure|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 1h] [--export] ...
-//	temporal-auth inspect [--jwks URL|FILE] [--claim-name permissions] [--audience AUD] [--need NS:ROLE] [--show-token] [TOKEN|-|@FILE]
+//	temporal-auth inspect [--jwks URL|FILE] [--claim-name permissions] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [TOKEN|-|@FILE]
+//	temporal-auth check-server (--config FILE | --env) [--strict]
 //	temporal-auth version
 //
 // keygen writes a new ES256 (or RS256) private key, mode 0600, and prints
@@ -17,11 +18,14 @@
 // mints a token from flags or the environment variables of the
 // temporalauth package and prints it (only it) on standard output. inspect
 // explains, line by line, what the server's default claim mapper and
-// default authorizer will decide about a token.
+// default authorizer will decide about a token. check-server lints a
+// server's authorization configuration (its YAML file, or the Docker
+// image's environment variables) and names each finding's risk and fix.
 //
 // Every subcommand takes --help. Exit status: 0 success (inspect: the token
-// would be accepted), 1 failure (inspect: the token would be rejected), 2
-// usage error.
+// would be accepted; check-server: no critical finding), 1 failure
+// (inspect: the token would be rejected; check-server: a critical finding,
+// or with --strict a warning), 2 usage error.
 //
 // Install it from a checkout of the repository, at its root:
 //
@@ -87,7 +91,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{keygenCommand, jwksCommand, serveJWKSCommand, tokenCommand, inspectCommand, versionCommand}
+	return []*command{keygenCommand, jwksCommand, serveJWKSCommand, tokenCommand, inspectCommand, checkServerCommand, versionCommand}
 }
 
 // A usageError is a bad command line: exit status 2.
@@ -174,7 +178,7 @@ func (cmd *command) run(ctx context.Context, c *cli, args []string) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errRejected):
+	case errors.Is(err, errRejected), errors.Is(err, errCritical):
 		return exitFailure
 	case errors.As(err, &usage), isFlagError(err):
 		fmt.Fprintf(c.stderr, "temporal-auth %s: %v\n", cmd.name, err)
@@ -236,9 +240,9 @@ func (cmd *command) writeUsage(w io.Writer, fs *flag.FlagSet) {
 func writeUsage(w io.Writer) {
 	fmt.Fprintf(w, "temporal-auth makes and checks credentials for a Temporal server with JWT authorization.\n\nUsage: temporal-auth <command> [flags] [arguments]\n\nCommands:\n")
 	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  %-11s %s\n", cmd.name, cmd.synopsis)
+		fmt.Fprintf(w, "  %-12s %s\n", cmd.name, cmd.synopsis)
 	}
-	fmt.Fprintf(w, "\nRun 'temporal-auth <command> --help' for a command's flags.\nExit status: 0 success, 1 failure (inspect: token rejected), 2 usage error.\n")
+	fmt.Fprintf(w, "\nRun 'temporal-auth <command> --help' for a command's flags.\nExit status: 0 success, 1 failure (inspect: token rejected; check-server: critical finding), 2 usage error.\n")
 }
 
 var versionCommand = &command{

@@ -10,6 +10,106 @@ import (
 	"unicode"
 )
 
+// A Severity grades a Finding.
+type Severity int
+
+// Severities, mildest first.
+const (
+	// Info is background the reader should know.
+	Info Severity = iota
+	// OK is a check the token passes.
+	OK
+	// Warning is a check the token passes now but that is fragile, or a
+	// part of the token the server ignores.
+	Warning
+	// Failure is a reason the server rejects the token or denies its calls.
+	Failure
+)
+
+// String returns the label printed in front of a finding.
+func (s Severity) String() string {
+	switch s {
+	case OK:
+		return "ok"
+	case Warning:
+		return "warn"
+	case Failure:
+		return "FAIL"
+	}
+	return "info"
+}
+
+// A Finding is one line of a Report.
+type Finding struct {
+	// Severity grades the finding.
+	Severity Severity
+	// Topic is what was checked: "alg", "kid", "exp", ...
+	Topic string
+	// Text explains the finding.
+	Text string
+	// Reason is a short reason for the verdict, set for failures.
+	Reason string
+}
+
+// A Grant is the roles a token gives on one namespace.
+type Grant struct {
+	// Namespace is the namespace, or SystemNamespace for every namespace
+	// and the cluster-wide APIs.
+	Namespace string
+	// Entries are the roles as the token writes them, in order.
+	Entries []string
+	// Role is the roles of the entries OR-ed together, as the claim mapper
+	// does.
+	Role Role
+}
+
+// A Report is what Analyze found.
+type Report struct {
+	// Header and Claims are the token's decoded JOSE header and claims as
+	// compact JSON, empty when they cannot be decoded.
+	Header, Claims string
+	// Findings are the checks, in the order the server makes them.
+	Findings []Finding
+	// PermissionsClaim is the claim the permissions were read from.
+	PermissionsClaim string
+	// Grants are the roles per namespace, SystemNamespace first, then by
+	// name; nil when the token grants no role.
+	Grants []Grant
+	// Verified reports that the signature was verified with a key of
+	// Options.KeySet.
+	Verified bool
+	// Now is the time the checks were made at.
+	Now time.Time
+}
+
+// Reasons returns the reasons the server rejects the token or denies its
+// calls; none when it is accepted.
+func (r *Report) Reasons() []string {
+	var out []string
+	for _, f := range r.Findings {
+		if f.Severity == Failure {
+			out = append(out, f.Reason)
+		}
+	}
+	return out
+}
+
+// Accepted reports whether the server accepts the token and grants it some
+// access (and every Options.Needs).
+func (r *Report) Accepted() bool { return len(r.Reasons()) == 0 }
+
+// Verdict returns the verdict line: "ACCEPTED", possibly with a caveat, or
+// "REJECTED: " and the reasons.
+func (r *Report) Verdict() string {
+	if reasons := r.Reasons(); len(reasons) > 0 {
+		return "REJECTED: " + strings.Join(reasons, "; ")
+	}
+	if !r.Verified {
+		return "ACCEPTED if the signature verifies and the kid is in the server's JWKS (not checked: give --jwks)"
+	}
+	return "ACCEPTED once the server has fetched the key (it is in the JWKS given; the server's copy is not checked)"
+}
+
 // WriteText prints the report line by line: the decoded header and claims,
 // one line per finding, the roles per namespace and the verdict. It never
 // prints the token or its signature.
