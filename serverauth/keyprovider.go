@@ -202,7 +202,11 @@ func positiveOr[T int64 | time.Duration](v, def T, setting string) (T, error) {
 }
 
 // GetKey returns the key that verifies token: the key with the token's kid,
-// if it suits the token's algorithm (RS256: an RSA key, ES256: a P-256 key).
+// if it suits the token's algorithm (RS256: an RSA key, ES256: a P-256 key)
+// and the token's "iss" claim is an issuer allowed to use it (see the
+// package documentation, Issuer binding); otherwise the token is refused
+// before its signature is checked.
+//
 // When no source published the kid at the last fetch, GetKey refetches the
 // sources and waits for them, unless a refetch happened less than
 // MinRefetchInterval ago; concurrent callers share one refetch.
