@@ -51,6 +51,8 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
+	// What the YAML cannot say: whose tokens the JWKS's keys may verify.
+	cfg.JWKSIssuers = map[string][]string{idp.URL + "/keys": {"https://idp.example/"}}
 	keys, err := serverauth.NewKeyProvider(cfg)
 	if err != nil {
 		fmt.Println(err)
@@ -61,7 +63,9 @@ func Example() {
 
 	// Key rotation without notice.
 	published.Store([]any{oldJWK, newJWK})
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"sub": "worker", "permissions": []string{"default:write"}})
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+		"iss": "https://idp.example/", "sub": "worker", "permissions": []string{"default:write"},
+	})
 	tok.Header["kid"] = newJWK["kid"]
 	signed, _ := tok.SignedString(newKey)
 

@@ -147,8 +147,22 @@ type fixture struct {
 	logs *observer.ObservedLogs
 }
 
+// testIssuer is the issuer of the tests' tokens; newFixture binds every
+// JWKS URL without issuers to it.
+const testIssuer = "https://idp.test/tenant/v2.0"
+
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
+	if !cfg.AllowAnyIssuer {
+		for _, u := range cfg.JWKSURLs {
+			if _, ok := cfg.JWKSIssuers[u]; !ok {
+				if cfg.JWKSIssuers == nil {
+					cfg.JWKSIssuers = map[string][]string{}
+				}
+				cfg.JWKSIssuers[u] = []string{testIssuer}
+			}
+		}
+	}
 	f := &fixture{ts: clock.NewEventTimeSource()}
 	f.ts.Update(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))
 	var core zapcore.Core
@@ -164,8 +178,15 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	return f
 }
 
+// token is a parsed token as the claim mapper hands it to GetKey, issued
+// by testIssuer.
 func token(alg, kid string) *jwt.Token {
-	t := jwt.New(jwt.GetSigningMethod(alg))
+	return tokenFrom(testIssuer, alg, kid)
+}
+
+// tokenFrom is a parsed token with "iss" iss.
+func tokenFrom(iss, alg, kid string) *jwt.Token {
+	t := jwt.NewWithClaims(jwt.GetSigningMethod(alg), jwt.MapClaims{"iss": iss})
 	if kid != "" {
 		t.Header["kid"] = kid
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -20,83 +19,6 @@ import (
 	"go.temporal.io/server/common/metrics"
 )
 
-// Defaults for the zero values of Config.
-const (
-	// DefaultRefreshInterval is how often every source is fetched when
-	// Config.RefreshInterval is zero: hourly, as Microsoft advises for
-	// Entra ID. Unknown key IDs trigger refetches in between.
-	DefaultRefreshInterval = time.Hour
-	// DefaultMinRefetchInterval is the least time between two refetches
-	// triggered by unknown key IDs when Config.MinRefetchInterval is zero.
-	DefaultMinRefetchInterval = time.Minute
-	// DefaultFetchTimeout bounds one fetch of all sources (for an issuer:
-	// its discovery document and its JWKS) when Config.FetchTimeout is zero.
-	DefaultFetchTimeout = 10 * time.Second
-	// DefaultMaxResponseBytes is the largest JWKS or discovery document read
-	// when Config.MaxResponseBytes is zero: 1 MiB (Entra ID's is about 10 KiB).
-	DefaultMaxResponseBytes = 1 << 20
-)
-
-const (
-	// maxRemembered bounds the key IDs remembered as missing between two
-	// fetches, so a flood of random key IDs cannot grow memory without end.
-	maxRemembered = 10_000
-	// maxLoggedPerWindow is how many rate-limited refusals are logged one by
-	// one between two fetches; the rest are counted in one line.
-	maxLoggedPerWindow = 5
-	// maxKidInLogs truncates key IDs, which come from unverified tokens.
-	maxKidInLogs = 100
-)
-
-// Config says where a KeyProvider finds keys and how often it refetches
-// them. Zero values take the documented defaults.
-type Config struct {
-	// JWKSURLs are JSON Web Key Set locations: https:// URLs, http:// URLs
-	// of loopback hosts only, or file:// URLs with absolute paths. Blank
-	// entries are ignored.
-	JWKSURLs []string
-	// Issuers are OpenID Connect issuers, e.g.
-	// "https://login.microsoftonline.com/<tenant>/v2.0". Each fetch reads
-	// <issuer>/.well-known/openid-configuration, refuses it unless its
-	// "issuer" is the configured one (a trailing slash aside), then reads
-	// the JWKS at its "jwks_uri" (https://, or http:// to a loopback host).
-	Issuers []string
-	// RefreshInterval is how long after a fetch all sources are fetched
-	// again (default DefaultRefreshInterval, one hour). Negative disables
-	// the periodic fetch; unknown key IDs still trigger refetches.
-	RefreshInterval time.Duration
-	// MinRefetchInterval is the least time between two refetches triggered
-	// by unknown key IDs (default DefaultMinRefetchInterval, one minute).
-	// The first fetch and periodic fetches do not count against it. A token
-	// whose key ID is unknown while refetching is not allowed is refused at
-	// once, and one refetch is scheduled for the moment it is allowed again.
-	MinRefetchInterval time.Duration
-	// FetchTimeout bounds one fetch of all sources (default
-	// DefaultFetchTimeout, ten seconds). A token with an unknown key ID
-	// waits at most this long for the refetch.
-	FetchTimeout time.Duration
-	// MaxResponseBytes is the largest JWKS, discovery document or key file
-	// read (default DefaultMaxResponseBytes, 1 MiB); a larger one fails the
-	// fetch of that source.
-	MaxResponseBytes int64
-	// HTTPClient fetches https:// and http:// sources. Default: a client
-	// with its own copy of http.DefaultTransport (proxies from the
-	// environment). The provider uses a copy of it whose redirects are
-	// checked like configured URLs.
-	HTTPClient *http.Client
-	// Logger receives what the provider does (default: nothing is logged).
-	// Pass the server's logger.
-	Logger log.Logger
-	// MetricsHandler, when set, receives the counters listed in the package
-	// documentation. Pass the handler given to temporal.WithCustomMetricsHandler
-	// to export them with the server's own metrics.
-	MetricsHandler metrics.Handler
-	// TimeSource is the clock that schedules fetches and enforces
-	// MinRefetchInterval (default: the real clock). Tests pass a
-	// *clock.EventTimeSource. HTTP timeouts use the real clock regardless.
-	TimeSource clock.TimeSource
-}
-
 // KeyProvider serves the Temporal server's JWT claim mapper the RS256 and
 // ES256 keys published by its sources, and fetches them again when a token
 // names a key ID it does not hold. It implements
@@ -108,6 +30,7 @@ type Config struct {
 // concurrent use.
 type KeyProvider struct {
 	refresh    time.Duration // <= 0: no periodic fetch
+	maxAge     time.Duration // <= 0: keys never age out
 	minRefetch time.Duration
 	timeout    time.Duration
 	sources    []*source
@@ -126,16 +49,18 @@ type KeyProvider struct {
 
 	mu          sync.Mutex
 	closed      bool
-	keys        map[string]publicKey // every source's last good keys
-	missing     map[string]time.Time // key IDs the last fetch lacked, when asked for
-	round       *round               // requested or running; nil when idle
-	lastRound   time.Time            // when the last fetch ended
-	lastRefetch time.Time            // when the last on-demand refetch began; zero: never
+	keys        map[string]heldKey // every source's last good keys
+	missing     kidMemory          // key IDs the last fetch lacked
+	round       *round             // requested or running; nil when idle
+	lastRound   time.Time          // when the last fetch ended
+	lastRefetch time.Time          // when the last on-demand refetch began; zero: never
 	periodic    clock.Timer
 	deferred    clock.Timer
 	deferredAt  time.Time // when the delayed refetch is due; zero: none pending
 	logged      int       // rate-limited refusals logged since the last fetch
 	quiet       int       // rate-limited refusals not logged since the last fetch
+	issLogged   int       // issuer refusals logged since the last fetch
+	issQuiet    int       // issuer refusals not logged since the last fetch
 	stats       Stats     // counters; Keys, LastFetch and Sources are filled in by Stats
 }
 
@@ -164,6 +89,12 @@ type Stats struct {
 	// RateLimited counts unknown key IDs refused at once because a refetch
 	// was not allowed yet (MinRefetchInterval).
 	RateLimited int64
+	// IssuerRefused counts tokens refused because their "iss" is not
+	// allowed to use the key that signed them (see Config.JWKSIssuers).
+	IssuerRefused int64
+	// KeysDroppedForAge counts keys dropped because their source had
+	// failed for longer than Config.MaxKeyAge.
+	KeysDroppedForAge int64
 	// Keys is how many keys the provider holds now.
 	Keys int
 	// LastFetch is when the last fetch ended (zero before the first).
@@ -176,6 +107,14 @@ type Stats struct {
 type SourceStats struct {
 	// Source is the URL, without user info, query or fragment.
 	Source string
+	// Issuers are the issuers allowed to use the source's keys: the
+	// configured ones, or an OpenID issuer's as its discovery document
+	// last named it. Empty with AnyIssuer, or before an OpenID issuer's
+	// first successful fetch.
+	Issuers []string
+	// AnyIssuer is true for a JWKS URL left unbound by
+	// Config.AllowAnyIssuer: its keys verify tokens of any issuer.
+	AnyIssuer bool
 	// Keys is how many keys the source's last successful fetch gave.
 	Keys int
 	// Fetches and Failures count the attempts to read the source.
@@ -196,33 +135,17 @@ var (
 // this first fetch is only logged: an unknown key ID, or the next periodic
 // refresh, fetches it again. Errors name the Config field at fault.
 func NewKeyProvider(cfg Config) (*KeyProvider, error) {
-	var sources []*source
-	for i, raw := range cfg.JWKSURLs {
-		if strings.TrimSpace(raw) == "" {
-			continue
-		}
-		s, err := newJWKSSource(fmt.Sprintf("Config.JWKSURLs[%d]", i), raw)
-		if err != nil {
-			return nil, fmt.Errorf("serverauth: %w", err)
-		}
-		sources = append(sources, s)
-	}
-	for i, raw := range cfg.Issuers {
-		if strings.TrimSpace(raw) == "" {
-			continue
-		}
-		s, err := newIssuerSource(fmt.Sprintf("Config.Issuers[%d]", i), raw)
-		if err != nil {
-			return nil, fmt.Errorf("serverauth: %w", err)
-		}
-		sources = append(sources, s)
-	}
-	if len(sources) == 0 {
-		return nil, errors.New("serverauth: no key source: set Config.JWKSURLs or Config.Issuers")
+	sources, err := newSources(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("serverauth: %w", err)
 	}
 	refresh := cfg.RefreshInterval
 	if refresh == 0 {
 		refresh = DefaultRefreshInterval
+	}
+	maxAge, err := maxKeyAge(cfg.MaxKeyAge, refresh)
+	if err != nil {
+		return nil, err
 	}
 	minRefetch, err := positiveOr(cfg.MinRefetchInterval, DefaultMinRefetchInterval, "Config.MinRefetchInterval")
 	if err != nil {
@@ -238,6 +161,7 @@ func NewKeyProvider(cfg Config) (*KeyProvider, error) {
 	}
 	p := &KeyProvider{
 		refresh:    refresh,
+		maxAge:     maxAge,
 		minRefetch: minRefetch,
 		timeout:    timeout,
 		sources:    sources,
@@ -248,8 +172,8 @@ func NewKeyProvider(cfg Config) (*KeyProvider, error) {
 		wake:       make(chan struct{}, 1),
 		periodicC:  make(chan struct{}, 1),
 		deferredC:  make(chan struct{}, 1),
-		keys:       map[string]publicKey{},
-		missing:    map[string]time.Time{},
+		keys:       map[string]heldKey{},
+		missing:    newKidMemory(),
 	}
 	if p.logger == nil {
 		p.logger = log.NewNoopLogger()
@@ -278,7 +202,11 @@ func positiveOr[T int64 | time.Duration](v, def T, setting string) (T, error) {
 }
 
 // GetKey returns the key that verifies token: the key with the token's kid,
-// if it suits the token's algorithm (RS256: an RSA key, ES256: a P-256 key).
+// if it suits the token's algorithm (RS256: an RSA key, ES256: a P-256 key)
+// and the token's "iss" claim is an issuer allowed to use it (see the
+// package documentation, Issuer binding); otherwise the token is refused
+// before its signature is checked.
+//
 // When no source published the kid at the last fetch, GetKey refetches the
 // sources and waits for them, unless a refetch happened less than
 // MinRefetchInterval ago; concurrent callers share one refetch.
@@ -296,16 +224,25 @@ func (p *KeyProvider) GetKey(ctx context.Context, token *jwt.Token) (any, error)
 	if !ok || kid == "" {
 		return nil, errors.New(`serverauth: malformed token: no "kid" header`)
 	}
-	return p.key(ctx, alg, kid)
+	k, err := p.key(ctx, alg, kid)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkIssuer(token, kid, k); err != nil {
+		return nil, err
+	}
+	return k.forAlg(alg)
 }
 
 // RsaKey returns the RSA key with key ID kid for alg RS256, refetching the
-// sources as GetKey does.
+// sources as GetKey does. It cannot see the token's issuer, so it serves
+// only keys that any issuer may use (Config.AllowAnyIssuer); the claim
+// mapper calls GetKey instead.
 func (p *KeyProvider) RsaKey(alg string, kid string) (*rsa.PublicKey, error) {
 	if !strings.EqualFold(alg, algRS256) {
 		return nil, fmt.Errorf("serverauth: unexpected signing algorithm %q for an RSA key", truncate(alg, 20))
 	}
-	k, err := p.key(context.Background(), algRS256, kid)
+	k, err := p.unboundKey(algRS256, kid)
 	if err != nil {
 		return nil, err
 	}
@@ -313,12 +250,13 @@ func (p *KeyProvider) RsaKey(alg string, kid string) (*rsa.PublicKey, error) {
 }
 
 // EcdsaKey returns the P-256 key with key ID kid for alg ES256, refetching
-// the sources as GetKey does.
+// the sources as GetKey does. Like RsaKey, it serves only keys that any
+// issuer may use.
 func (p *KeyProvider) EcdsaKey(alg string, kid string) (*ecdsa.PublicKey, error) {
 	if !strings.EqualFold(alg, algES256) {
 		return nil, fmt.Errorf("serverauth: unexpected signing algorithm %q for an ECDSA key", truncate(alg, 20))
 	}
-	k, err := p.key(context.Background(), algES256, kid)
+	k, err := p.unboundKey(algES256, kid)
 	if err != nil {
 		return nil, err
 	}
@@ -366,6 +304,8 @@ func (p *KeyProvider) Stats() Stats {
 	for i, src := range p.sources {
 		s.Sources[i] = SourceStats{
 			Source:      src.name,
+			Issuers:     slices.Clone(src.issuers),
+			AnyIssuer:   src.anyIssuer,
 			Keys:        len(src.keys),
 			Fetches:     src.fetches,
 			Failures:    src.failures,
@@ -376,19 +316,20 @@ func (p *KeyProvider) Stats() Stats {
 	return s
 }
 
-// key looks kid up for alg, refetching when it is unknown and allowed to.
-func (p *KeyProvider) key(ctx context.Context, alg, kid string) (any, error) {
+// key looks kid up for alg, refetching when it is unknown (or aged out) and
+// allowed to.
+func (p *KeyProvider) key(ctx context.Context, alg, kid string) (heldKey, error) {
 	if alg != algRS256 && alg != algES256 {
-		return nil, fmt.Errorf("serverauth: signing algorithm %q is not supported (RS256, ES256)", truncate(alg, 20))
+		return heldKey{}, fmt.Errorf("serverauth: signing algorithm %q is not supported (RS256, ES256)", truncate(alg, 20))
 	}
 	shownKid := truncate(kid, maxKidInLogs)
 	p.mu.Lock()
-	if k, ok := p.keys[kid]; ok {
+	now := p.ts.Now()
+	if k, ok := p.keys[kid]; ok && !k.expired(now) {
 		p.mu.Unlock()
-		return k.forAlg(alg)
+		return k, nil
 	}
 	p.stats.UnknownKeyIDs++
-	now := p.ts.Now()
 	r := p.round
 	joined := r != nil
 	if r == nil {
@@ -410,34 +351,34 @@ func (p *KeyProvider) key(ctx context.Context, alg, kid string) (any, error) {
 	select {
 	case <-r.done:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("serverauth: key ID %q unknown; gave up waiting for the refetch: %w", shownKid, ctx.Err())
+		return heldKey{}, fmt.Errorf("serverauth: key ID %q unknown; gave up waiting for the refetch: %w", shownKid, ctx.Err())
 	case <-p.ctx.Done():
-		return nil, fmt.Errorf("serverauth: key ID %q unknown and the key provider is closed", shownKid)
+		return heldKey{}, fmt.Errorf("serverauth: key ID %q unknown and the key provider is closed", shownKid)
 	}
 
 	p.mu.Lock()
-	if k, ok := p.keys[kid]; ok {
+	if k, ok := p.keys[kid]; ok && !k.expired(p.ts.Now()) {
 		p.stats.FoundAfterRefetch++
 		p.mu.Unlock()
 		p.count(metricUnknownKeyIDs, metrics.Tag{Key: "outcome", Value: "found"})
-		return k.forAlg(alg)
+		return k, nil
 	}
 	p.stats.NotFoundAfterRefetch++
-	p.rememberLocked(kid, now)
+	p.missing.remember(kid, now)
 	next := p.nextRefetchLocked(p.ts.Now())
 	p.mu.Unlock()
 	p.count(metricUnknownKeyIDs, metrics.Tag{Key: "outcome", Value: "not_found"})
-	return nil, fmt.Errorf("serverauth: key ID %q is not in any key source, refetched just now; the next refetch may happen at %s",
+	return heldKey{}, fmt.Errorf("serverauth: key ID %q is not in any key source, refetched just now; the next refetch may happen at %s",
 		shownKid, next.UTC().Format(time.RFC3339))
 }
 
 // refuseLocked refuses an unknown kid without fetching, schedules one
 // refetch for when it is allowed, and unlocks p.mu.
-func (p *KeyProvider) refuseLocked(now, next time.Time, kid string) (any, error) {
+func (p *KeyProvider) refuseLocked(now, next time.Time, kid string) (heldKey, error) {
 	shownKid := truncate(kid, maxKidInLogs)
 	p.stats.RateLimited++
-	_, seen := p.missing[kid]
-	p.rememberLocked(kid, now)
+	seen := p.missing.has(kid)
+	p.missing.remember(kid, now)
 	if !p.closed {
 		p.scheduleDeferredLocked(now, next)
 	}
@@ -451,7 +392,7 @@ func (p *KeyProvider) refuseLocked(now, next time.Time, kid string) (any, error)
 	p.mu.Unlock()
 	p.count(metricUnknownKeyIDs, metrics.Tag{Key: "outcome", Value: "rate_limited"})
 	if closed {
-		return nil, fmt.Errorf("serverauth: key ID %q is not in the keys held, and the key provider is closed", shownKid)
+		return heldKey{}, fmt.Errorf("serverauth: key ID %q is not in the keys held, and the key provider is closed", shownKid)
 	}
 	if logIt {
 		p.logger.Warn("JWT key ID unknown; refetch not allowed yet (rate limit), token refused",
@@ -460,7 +401,7 @@ func (p *KeyProvider) refuseLocked(now, next time.Time, kid string) (any, error)
 			tag.NewTimeTag("next-refetch-at", next),
 			tag.NewDurationTag("min-refetch-interval", p.minRefetch))
 	}
-	return nil, fmt.Errorf("serverauth: key ID %q is not in the keys fetched at %s; refetches are limited to one per %v, the next may happen at %s",
+	return heldKey{}, fmt.Errorf("serverauth: key ID %q is not in the keys fetched at %s; refetches are limited to one per %v, the next may happen at %s",
 		shownKid, fetched.UTC().Format(time.RFC3339), p.minRefetch, next.UTC().Format(time.RFC3339))
 }
 
@@ -470,12 +411,6 @@ func (p *KeyProvider) nextRefetchLocked(now time.Time) time.Time {
 		return now
 	}
 	return p.lastRefetch.Add(p.minRefetch)
-}
-
-func (p *KeyProvider) rememberLocked(kid string, now time.Time) {
-	if _, ok := p.missing[kid]; !ok && len(p.missing) < maxRemembered {
-		p.missing[kid] = now
-	}
 }
 
 func (p *KeyProvider) scheduleDeferredLocked(now, at time.Time) {
@@ -549,6 +484,7 @@ func (p *KeyProvider) loop() {
 type fetchResult struct {
 	keys    []publicKey
 	skipped []skippedKey
+	issuer  string // an OpenID issuer's, as its discovery document names it
 	err     error
 }
 
@@ -559,8 +495,7 @@ func (p *KeyProvider) run(r *round) {
 	var wg sync.WaitGroup
 	for i, s := range p.sources {
 		wg.Go(func() {
-			keys, skipped, err := p.fetcher.fetch(ctx, s)
-			results[i] = fetchResult{keys: keys, skipped: skipped, err: err}
+			results[i] = p.fetcher.fetch(ctx, s)
 		})
 	}
 	wg.Wait()
@@ -596,14 +531,18 @@ func (p *KeyProvider) finish(r *round, results []fetchResult) {
 			continue
 		}
 		s.keys, s.lastSuccess, s.lastErr = res.keys, now, ""
+		if s.kind == sourceIssuer {
+			s.issuers = []string{res.issuer}
+		}
 	}
+	aged := p.dropAgedLocked(now)
 	old := p.keys
 	merged, conflicts := p.mergeLocked()
 	p.keys = merged
-	waited := len(p.missing)
-	p.missing = map[string]time.Time{}
-	logged, quiet := p.logged, p.quiet
-	p.logged, p.quiet = 0, 0
+	waited := p.missing.len()
+	p.missing.reset()
+	logged, quiet, issRefused := p.logged, p.quiet, p.issLogged+p.issQuiet
+	p.logged, p.quiet, p.issLogged, p.issQuiet = 0, 0, 0, 0
 	p.lastRound = now
 	p.stats.Fetches++
 	p.round = nil
@@ -643,6 +582,7 @@ func (p *KeyProvider) finish(r *round, results []fetchResult) {
 			tag.NewInt64("failures", f.src.failures), tag.NewTimeTag("last-success", f.src.lastSuccess))
 		p.count(metricSourceFetches, metrics.Tag{Key: "outcome", Value: "failure"})
 	}
+	p.logAged(aged)
 	for i, res := range results {
 		if res.err != nil {
 			continue
@@ -678,35 +618,10 @@ func (p *KeyProvider) finish(r *round, results []fetchResult) {
 		tags = append(tags, tag.NewInt("unknown-key-ids-since-last-fetch", waited),
 			tag.NewInt("refused-without-refetch", logged+quiet))
 	}
+	if issRefused > 0 {
+		tags = append(tags, tag.NewInt("issuer-refusals-since-last-fetch", issRefused))
+	}
 	p.logger.Info("JWT keys fetched", tags...)
-}
-
-// mergeLocked combines the sources' last good keys; when two sources publish
-// one key ID with different keys, the earlier source wins.
-func (p *KeyProvider) mergeLocked() (map[string]publicKey, []string) {
-	merged := make(map[string]publicKey)
-	var conflicts []string
-	for _, s := range p.sources {
-		for _, k := range s.keys {
-			if prev, ok := merged[k.kid]; ok {
-				if !prev.equal(k) {
-					conflicts = append(conflicts, k.kid)
-				}
-				continue
-			}
-			merged[k.kid] = k
-		}
-	}
-	return merged, conflicts
-}
-
-// forAlg returns the key if it verifies alg.
-func (k publicKey) forAlg(alg string) (any, error) {
-	if k.alg != alg {
-		return nil, fmt.Errorf("serverauth: key ID %q holds a %s key; the token is signed with %s",
-			truncate(k.kid, maxKidInLogs), k.alg, alg)
-	}
-	return k.key, nil
 }
 
 func (p *KeyProvider) count(def counterDef, tags ...metrics.Tag) {

@@ -38,6 +38,12 @@ type source struct {
 	u      *url.URL // JWKS or file URL; the issuer URL for sourceIssuer
 	issuer string   // sourceIssuer only: the issuer as configured
 
+	// issuers are those allowed to use the source's keys: configured for
+	// JWKS and Entra sources, the discovery document's for an issuer
+	// (set at each successful fetch). anyIssuer: none are checked.
+	issuers   []string
+	anyIssuer bool
+
 	keys        []publicKey // last good keys, in JWKS order
 	lastSuccess time.Time
 	lastErr     string
@@ -170,9 +176,10 @@ func newHTTPClient(c *http.Client) *http.Client {
 }
 
 // fetch reads the keys of s.
-func (f *fetcher) fetch(ctx context.Context, s *source) ([]publicKey, []skippedKey, error) {
+func (f *fetcher) fetch(ctx context.Context, s *source) fetchResult {
 	var body []byte
 	var err error
+	var issuer string
 	switch s.kind {
 	case sourceFile:
 		body, err = f.readFile(s.u)
@@ -180,49 +187,50 @@ func (f *fetcher) fetch(ctx context.Context, s *source) ([]publicKey, []skippedK
 		body, err = f.get(ctx, s.u, "application/jwk-set+json, application/json")
 	case sourceIssuer:
 		var jwksURL *url.URL
-		jwksURL, err = f.discover(ctx, s)
+		jwksURL, issuer, err = f.discover(ctx, s)
 		if err == nil {
 			body, err = f.get(ctx, jwksURL, "application/jwk-set+json, application/json")
 		}
 	}
 	if err != nil {
-		return nil, nil, err
+		return fetchResult{err: err}
 	}
-	return parseJWKS(body)
+	keys, skipped, err := parseJWKS(body)
+	return fetchResult{keys: keys, skipped: skipped, issuer: issuer, err: err}
 }
 
 // discover reads the issuer's OpenID configuration and returns its jwks_uri
-// after checking that the document names the configured issuer.
-func (f *fetcher) discover(ctx context.Context, s *source) (*url.URL, error) {
+// and issuer after checking that the document names the configured issuer.
+func (f *fetcher) discover(ctx context.Context, s *source) (*url.URL, string, error) {
 	du := *s.u
 	du.Path = strings.TrimSuffix(du.Path, "/") + discoverySuffix
 	du.RawPath = ""
 	body, err := f.get(ctx, &du, "application/json")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var doc struct {
 		Issuer  *string `json:"issuer"`
 		JWKSURI *string `json:"jwks_uri"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("OpenID configuration at %q is not JSON: %w", displayURL(&du), err)
+		return nil, "", fmt.Errorf("OpenID configuration at %q is not JSON: %w", displayURL(&du), err)
 	}
 	if doc.Issuer == nil || doc.JWKSURI == nil {
-		return nil, fmt.Errorf("OpenID configuration at %q lacks issuer or jwks_uri", displayURL(&du))
+		return nil, "", fmt.Errorf("OpenID configuration at %q lacks issuer or jwks_uri", displayURL(&du))
 	}
 	if strings.TrimSuffix(*doc.Issuer, "/") != strings.TrimSuffix(s.issuer, "/") {
-		return nil, fmt.Errorf("OpenID configuration at %q names issuer %q, want %q: refusing its keys",
+		return nil, "", fmt.Errorf("OpenID configuration at %q names issuer %q, want %q: refusing its keys",
 			displayURL(&du), truncate(*doc.Issuer, 200), s.name)
 	}
 	ju, err := url.Parse(*doc.JWKSURI)
 	if err != nil {
-		return nil, fmt.Errorf("OpenID configuration at %q: jwks_uri is not a URL: %v", displayURL(&du), redactURLError(err))
+		return nil, "", fmt.Errorf("OpenID configuration at %q: jwks_uri is not a URL: %v", displayURL(&du), redactURLError(err))
 	}
 	if err := checkHTTPURL(ju); err != nil {
-		return nil, fmt.Errorf("OpenID configuration at %q: jwks_uri %q refused: %w", displayURL(&du), displayURL(ju), err)
+		return nil, "", fmt.Errorf("OpenID configuration at %q: jwks_uri %q refused: %w", displayURL(&du), displayURL(ju), err)
 	}
-	return ju, nil
+	return ju, *doc.Issuer, nil
 }
 
 // get fetches u and returns its body: status 200 and at most maxBytes.

@@ -1,6 +1,7 @@
 package serverauth
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -78,11 +79,12 @@ func TestOIDCIssuer(t *testing.T) {
 	jwks := newJWKSServer(t, rsaJWK("a", &k.rsa[0].PublicKey))
 	idp := newOIDCServer(t, jwks)
 	f := newFixture(t, Config{Issuers: []string{idp.URL + "/tenant/v2.0/"}, RefreshInterval: -1})
-	if _, err := f.get("a"); err != nil {
+	iss := idp.URL + "/tenant/v2.0" // as the discovery document names it
+	if _, err := f.p.GetKey(context.Background(), tokenFrom(iss, "RS256", "a")); err != nil {
 		t.Fatal(err)
 	}
 	jwks.publish(rsaJWK("b", &k.rsa[1].PublicKey))
-	if _, err := f.get("b"); err != nil {
+	if _, err := f.p.GetKey(context.Background(), tokenFrom(iss, "RS256", "b")); err != nil {
 		t.Fatalf("new key after rediscovery: %v", err)
 	}
 	if d, j := idp.discoveryCalls.Load(), jwks.requests.Load(); d != 2 || j != 2 {
@@ -125,13 +127,15 @@ func TestRedirectToPlainHTTPRefused(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
+	// Cases about other settings opt out of issuer binding, whose errors
+	// TestIssuerBindingConfigErrors checks.
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 		want string
 	}{
-		{"no source", Config{JWKSURLs: []string{" "}}, "no key source: set Config.JWKSURLs or Config.Issuers"},
-		{"http elsewhere", Config{JWKSURLs: []string{"https://a.example/k", "http://keys.example/jwks"}},
+		{"no source", Config{JWKSURLs: []string{" "}}, "no key source: set Config.JWKSURLs, Config.Issuers or Config.EntraTenants"},
+		{"http elsewhere", Config{JWKSURLs: []string{"https://a.example/k", "http://keys.example/jwks"}, AllowAnyIssuer: true},
 			`Config.JWKSURLs[1] "http://keys.example/jwks": http:// is allowed only for loopback hosts`},
 		{"ftp", Config{JWKSURLs: []string{"ftp://keys.example/jwks"}}, "scheme must be https, http (loopback hosts only) or file"},
 		{"relative file", Config{JWKSURLs: []string{"file:jwks.json"}}, "needs an absolute path"},
@@ -140,9 +144,9 @@ func TestConfigErrors(t *testing.T) {
 		{"issuer http", Config{Issuers: []string{"http://login.example/t/v2.0"}}, `Config.Issuers[0] "http://login.example/t/v2.0"`},
 		{"issuer query", Config{Issuers: []string{"https://login.example/t?x=1"}}, "no query"},
 		{"secret not echoed", Config{JWKSURLs: []string{"ftp://user:hunter2@keys.example/jwks?sig=hunter2"}}, `"ftp://keys.example/jwks"`},
-		{"negative rate limit", Config{JWKSURLs: []string{"https://a.example/k"}, MinRefetchInterval: -time.Second}, "Config.MinRefetchInterval is negative"},
-		{"negative timeout", Config{JWKSURLs: []string{"https://a.example/k"}, FetchTimeout: -1}, "Config.FetchTimeout is negative"},
-		{"negative size", Config{JWKSURLs: []string{"https://a.example/k"}, MaxResponseBytes: -1}, "Config.MaxResponseBytes is negative"},
+		{"negative rate limit", Config{JWKSURLs: []string{"https://a.example/k"}, MinRefetchInterval: -time.Second, AllowAnyIssuer: true}, "Config.MinRefetchInterval is negative"},
+		{"negative timeout", Config{JWKSURLs: []string{"https://a.example/k"}, FetchTimeout: -1, AllowAnyIssuer: true}, "Config.FetchTimeout is negative"},
+		{"negative size", Config{JWKSURLs: []string{"https://a.example/k"}, MaxResponseBytes: -1, AllowAnyIssuer: true}, "Config.MaxResponseBytes is negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := NewKeyProvider(tc.cfg)

@@ -14,22 +14,32 @@
 //	    authorizer: default
 //	    claimMapper: default
 //	    permissionsClaimName: roles
-//	    audience: api://temporal-server            # optional
+//	    audience: <application (client) ID of the server app>   # required
 //	    jwtKeyProvider:
 //	      keySourceURIs:
-//	        - https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys
+//	        - https://login.microsoftonline.com/<tenant-id>/discovery/v2.0/keys
 //	      refreshInterval: 1h                      # 0 or absent: 1h here, never in the stock server
 //
-// A keySourceURIs entry ending in /.well-known/openid-configuration (e.g.
-// https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration)
-// is read as the issuer's discovery document, whose issuer is checked.
+// Each key verifies only the tokens of the issuers allowed for the source
+// that published it. A tenant's JWKS URL on Entra ID, as above, allows that
+// tenant's two issuers; a keySourceURIs entry ending in
+// /.well-known/openid-configuration (e.g.
+// https://login.microsoftonline.com/<tenant-id>/v2.0/.well-known/openid-configuration)
+// is read as the issuer's discovery document, whose issuer is checked and
+// allowed. Any other JWKS URL needs its issuers in the environment variable
+// SERVERAUTH_KEY_SOURCE<N>_ISSUERS (N: its position in keySourceURIs,
+// from 1), or the server does not start. An empty audience is refused too.
+// The opt-outs, SERVERAUTH_ALLOW_ANY_ISSUER=true and
+// SERVERAUTH_ALLOW_NO_AUDIENCE=true, bring back the stock server's checks:
+// see package serveropts.
 //
 // The server starts the services listed in the configuration's services
 // section (--services overrides). With JWT authorization that section needs
 // an internal-frontend service, which the server's own system workers use.
 // When global.metrics is set, the key provider's counters
-// (jwt_key_source_fetches, jwt_key_refetches, jwt_unknown_key_ids, jwt_keys)
-// are exported with the server's metrics.
+// (jwt_key_source_fetches, jwt_key_refetches, jwt_unknown_key_ids,
+// jwt_issuer_refusals, jwt_keys_dropped_for_age, jwt_keys) are exported with
+// the server's metrics.
 package main
 
 import (

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -25,7 +28,8 @@ import (
 )
 
 // configTemplate is a single-process cluster on 127.0.0.1 with SQLite in
-// memory and JWT authorization from a file:// JWKS, refreshInterval absent.
+// memory and JWT authorization from a file:// JWKS, refreshInterval absent,
+// and an audience. The JWKS's issuer comes from SERVERAUTH_KEY_SOURCE1_ISSUERS.
 const configTemplate = `
 log:
   level: error
@@ -49,6 +53,7 @@ global:
   authorization:
     authorizer: default
     claimMapper: default
+    audience: {{.Audience}}
     jwtKeyProvider:
       keySourceURIs: ["file://{{.JWKS}}"]
 services:
@@ -89,6 +94,7 @@ func TestCustomServer(t *testing.T) {
 	var yaml strings.Builder
 	if err := tmpl.Execute(&yaml, map[string]any{
 		"DB": fmt.Sprintf("customserver%d", time.Now().UnixNano()), "JWKS": jwksPath, "Services": services, "Ports": ports,
+		"Audience": testAudience,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +103,7 @@ func TestCustomServer(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Setenv("SERVERAUTH_KEY_SOURCE1_ISSUERS", testIssuer)
 	interrupt := make(chan any)
 	done := make(chan error, 1)
 	go func() { done <- run(configFile, nil, time.Minute, interrupt) }()
@@ -142,6 +149,26 @@ func TestCustomServer(t *testing.T) {
 	if _, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"}); err != nil {
 		t.Fatalf("DescribeNamespace with the new key: %v", err)
 	}
+
+	// Signed with a published key, but for another issuer or audience:
+	// refused.
+	for _, h := range []tokenHeaders{
+		{key: newKey, kid: "new", perms: []string{"default:read"}, iss: "https://other-tenant.test/"},
+		{key: newKey, kid: "new", perms: []string{"default:read"}, aud: "api://another-api"},
+	} {
+		other, err := client.Dial(client.Options{
+			HostPort: hostPort, Namespace: "default", HeadersProvider: h,
+			Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		})
+		if err == nil {
+			_, err = other.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
+			other.Close()
+		}
+		var denied *serviceerror.PermissionDenied
+		if !errors.As(err, &denied) {
+			t.Errorf("token with iss %q, aud %q: %v, want PermissionDenied", h.issuer(), h.audience(), err)
+		}
+	}
 }
 
 func dialNamespaces(t *testing.T, hostPort string, h tokenHeaders) (client.NamespaceClient, error) {
@@ -162,15 +189,26 @@ func dialNamespaces(t *testing.T, hostPort string, h tokenHeaders) (client.Names
 	}
 }
 
+// The issuer the test's JWKS is bound to, and the server's audience.
+const (
+	testIssuer   = "https://idp.customserver.test/"
+	testAudience = "api://customserver-test"
+)
+
 type tokenHeaders struct {
-	key   *ecdsa.PrivateKey
-	kid   string
-	perms []string
+	key      *ecdsa.PrivateKey
+	kid      string
+	perms    []string
+	iss, aud string // default testIssuer, testAudience
 }
+
+func (h tokenHeaders) issuer() string   { return cmp.Or(h.iss, testIssuer) }
+func (h tokenHeaders) audience() string { return cmp.Or(h.aud, testAudience) }
 
 func (h tokenHeaders) GetHeaders(context.Context) (map[string]string, error) {
 	now := time.Now()
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+		"iss": h.issuer(), "aud": h.audience(),
 		"sub": "customserver-test", "permissions": h.perms,
 		"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
 	})

@@ -218,6 +218,7 @@ func TestServerAuthJWKSDown(t *testing.T) {
 	serverLog, logs := azureServerLog()
 	kp, err := serverauth.NewKeyProvider(serverauth.Config{
 		JWKSURLs:        []string{front.URL + "/keys"},
+		JWKSIssuers:     map[string][]string{front.URL + "/keys": {idp.Issuer()}},
 		RefreshInterval: 500 * time.Millisecond,
 		Logger:          serverLog,
 	})
