@@ -176,7 +176,7 @@ func TestEntraOtherTenant(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", a.what, err)
 				}
-				claims, err := tenantB.VerifyToken(tok.Value)
+				claims, err := tenantB.VerifyToken(tok.Value())
 				if err != nil || claims.Issuer != a.iss || claims.KeyID != idp.SigningKeyID() {
 					t.Fatalf("%s: claims %+v, %v; want iss %s signed with the shared key", a.what, claims, err, a.iss)
 				}
