@@ -1,7 +1,10 @@
 package readme
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -26,5 +29,23 @@ func TestParse(t *testing.T) {
 	}
 	if n := blocks[3].EnvNames(); !slices.Equal(n, []string{"A", "B_2"}) {
 		t.Errorf("env names %q", n)
+	}
+}
+
+// TestSkipMarkersAreDirectives: a block is kept from running only by the
+// HTML comment before it; the comment line that used to do it, inside the
+// block, would now be shown to readers and the block run.
+func TestSkipMarkersAreDirectives(t *testing.T) {
+	for _, name := range []string{"README.md", "TROUBLESHOOTING.md"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range Parse(name, string(data)) {
+			if strings.Contains(b.Text, "not run by the README test") {
+				t.Errorf("%s:%d (%s): put <!-- readme-test: skip: REASON --> on the line before the fence instead of a comment inside the block",
+					b.File, b.Line, b.Section)
+			}
+		}
 	}
 }
