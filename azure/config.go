@@ -70,7 +70,9 @@ type Config struct {
 	DisableInstanceDiscovery bool
 	// HTTPClient sends the requests to the identity provider (for proxies,
 	// custom TLS, tests). Default: a client with its own copy of
-	// http.DefaultTransport (which honours HTTPS_PROXY and NO_PROXY).
+	// http.DefaultTransport (which honours HTTPS_PROXY and NO_PROXY) that
+	// follows no redirects; a client given here should follow none either,
+	// or a 307 or 308 answer sends the credential on to another address.
 	HTTPClient *http.Client
 
 	// ClientSecret is a client secret of the app registration.
