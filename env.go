@@ -99,7 +99,7 @@ var sources = []source{
 	{
 		kind: KindOIDC,
 		vars: []string{oidc.EnvIssuer, oidc.EnvTokenURL, oidc.EnvClientID, oidc.EnvClientSecret, oidc.EnvClientSecretFile,
-			oidc.EnvPrivateKeyFile, oidc.EnvKeyID, oidc.EnvAuthMethod, oidc.EnvScopes, oidc.EnvAudience, oidc.EnvResource, oidc.EnvAllowHTTP},
+			oidc.EnvPrivateKeyFile, oidc.EnvKeyID, oidc.EnvAssertionAudience, oidc.EnvAuthMethod, oidc.EnvScopes, oidc.EnvAudience, oidc.EnvResource, oidc.EnvAllowHTTP},
 		build: func(lookup func(string) (string, bool), o EnvOptions, opts headers.Options) (*headers.Provider, error) {
 			cfg, err := oidc.ConfigFromLookup(lookup)
 			if err != nil {

@@ -532,6 +532,11 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"TEMPORAL_AUTH_SCOPE: set, but TEMPORAL_AUTH_PROVIDER=static"}},
 		{"explicit none with jwt settings", map[string]string{"TEMPORAL_AUTH_PROVIDER": "none", "TEMPORAL_JWT_SUBJECT": "w"},
 			[]string{"TEMPORAL_JWT_SUBJECT: set, but TEMPORAL_AUTH_PROVIDER=none"}},
+		// docker --env-file keeps the quotes of KEY="value".
+		{"quoted one-line PEM", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY": `"` + strings.ReplaceAll(strings.TrimSpace(string(pemKey)), "\n", `\n`) + `"`},
+			[]string{"TEMPORAL_JWT_PRIVATE_KEY", "enclosed in quotes", "docker --env-file"}},
+		{"quoted token", map[string]string{"TEMPORAL_AUTH_TOKEN": `'` + token + `'`},
+			[]string{"TEMPORAL_AUTH_TOKEN", "enclosed in quotes"}},
 		{"both key settings", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_JWT_PRIVATE_KEY": string(pemKey)},
 			[]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE and TEMPORAL_JWT_PRIVATE_KEY are both set"}},
 		{"jwt settings without a key", map[string]string{"TEMPORAL_JWT_PERMISSIONS": "default:write"},
