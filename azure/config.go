@@ -82,8 +82,10 @@ type Config struct {
 	// exports it) or PEM (the key PKCS#1, PKCS#8, or PKCS#8 encrypted with
 	// PBES2 as OpenSSL writes it). It is read when the Source is built and
 	// again when it changes, so a certificate renewed in place is picked up.
-	// An expired or not yet valid certificate is refused; one that expires
-	// within 30 days is warned about through Logger.
+	// An expired or not yet valid certificate is refused, when it is
+	// loaded and before each token request; one that expires within 30
+	// days is warned about through Logger, once a day while it is used.
+	// Source.CertificateNotAfter tells when it expires.
 	CertificatePath string
 	// Certificate is the same content as CertificatePath, given directly.
 	Certificate []byte
