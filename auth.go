@@ -46,8 +46,12 @@ func (a *Auth) GetHeaders(ctx context.Context) (map[string]string, error) {
 	return a.provider.GetHeaders(ctx)
 }
 
-// Close stops the provider's background work; later calls to GetHeaders
-// fail. Close is idempotent and always returns nil.
+// Close stops the provider's background work and its metrics; later calls
+// to GetHeaders fail. It returns what headers.Provider.Close returns: the
+// error of closing the token source, on the first call; an error when a
+// call to the source still runs after headers.CloseTimeout; else nil.
+// Close is idempotent; it returns nil for the none provider and a nil
+// *Auth.
 func (a *Auth) Close() error {
 	if a == nil || a.provider == nil {
 		return nil

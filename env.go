@@ -99,7 +99,7 @@ var sources = []source{
 	{
 		kind: KindOIDC,
 		vars: []string{oidc.EnvIssuer, oidc.EnvTokenURL, oidc.EnvClientID, oidc.EnvClientSecret, oidc.EnvClientSecretFile,
-			oidc.EnvPrivateKeyFile, oidc.EnvKeyID, oidc.EnvAuthMethod, oidc.EnvScopes, oidc.EnvAudience, oidc.EnvResource, oidc.EnvAllowHTTP},
+			oidc.EnvPrivateKeyFile, oidc.EnvKeyID, oidc.EnvAssertionAudience, oidc.EnvAuthMethod, oidc.EnvScopes, oidc.EnvAudience, oidc.EnvResource, oidc.EnvAllowHTTP},
 		build: func(lookup func(string) (string, bool), o EnvOptions, opts headers.Options) (*headers.Provider, error) {
 			cfg, err := oidc.ConfigFromLookup(lookup)
 			if err != nil {
@@ -205,17 +205,21 @@ func (o EnvOptions) logger() *slog.Logger {
 // OAuth 2.0 / OpenID Connect identity provider, client-credentials grant),
 // static (a fixed token or a token file) or none (no authorization header). When it
 // is unset, the variables present choose: TEMPORAL_JWT_* select jwt;
-// TEMPORAL_AUTH_SCOPE or AZURE_CLIENT_ID, AZURE_TENANT_ID,
+// TEMPORAL_AUTH_SCOPE selects azure; TEMPORAL_OIDC_* select oidc;
+// TEMPORAL_AUTH_TOKEN or TEMPORAL_AUTH_TOKEN_FILE select static. TEMPORAL_
+// variables of two providers are an error that names one of each. When
+// none of them is set, AZURE_CLIENT_ID, AZURE_TENANT_ID,
 // AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
 // AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN,
 // AZURE_FEDERATED_TOKEN_FILE, AZURE_MANAGED_IDENTITY or
-// AZURE_DISABLE_INSTANCE_DISCOVERY select azure; TEMPORAL_OIDC_*
-// select oidc; TEMPORAL_AUTH_TOKEN or
-// TEMPORAL_AUTH_TOKEN_FILE select static; none of them selects none.
-// Variables of two providers are an error that names one of each. When
-// TEMPORAL_AUTH_PROVIDER is set, a TEMPORAL_ variable of another provider
-// is an error too, while AZURE_ variables, which Azure platforms set for
-// their own purposes, are ignored.
+// AZURE_DISABLE_INSTANCE_DISCOVERY select azure; else the provider is
+// none. AZURE_ variables never conflict with another provider's: Azure
+// platforms set them for their own purposes (AKS workload identity injects
+// AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE into
+// every pod), so beside TEMPORAL_JWT_* they are ignored, and Load logs
+// that at Info. When TEMPORAL_AUTH_PROVIDER is set, a TEMPORAL_ variable
+// of another provider is an error, and AZURE_ variables are ignored unless
+// it is azure. TEMPORAL_AUTH_REGEN_LEEWAY without a provider is an error.
 //
 // Every value but AZURE_CLIENT_CERTIFICATE_PASSWORD (a password, used as
 // given) is trimmed of surrounding white space, and a variable that is
@@ -242,6 +246,7 @@ type choice struct {
 	src     *source // nil for none
 	because string  // the variable that chose it, e.g. "TEMPORAL_AUTH_PROVIDER=jwt"
 	auto    bool    // chosen from the variables present
+	ignored string  // an AZURE_ variable set but ignored for another provider's, or ""
 }
 
 // kind returns the provider chosen.
@@ -284,12 +289,16 @@ func choose(lookup func(string) (string, bool)) (choice, error) {
 					EnvProvider, want, s.kind, EnvProvider, s.kind)}
 			}
 		}
+		if want == KindNone && get(EnvLeeway) != "" {
+			return choice{}, &headers.ConfigError{Setting: EnvLeeway,
+				Err: fmt.Errorf("set, but %s=none: no token is renewed; unset it, or choose a provider", EnvProvider)}
+		}
 		return c, nil
 	}
 	c.auto, c.because = true, "no provider variable is set"
 	var found []string
 	for i, s := range sources {
-		if name := config.OrDefault(firstSet(s.vars), firstSet(s.platform)); name != "" {
+		if name := firstSet(s.vars); name != "" {
 			c.src, c.because = &sources[i], name
 			found = append(found, fmt.Sprintf("%s (%s is set)", s.kind, name))
 		}
@@ -298,6 +307,25 @@ func choose(lookup func(string) (string, bool)) (choice, error) {
 		return choice{}, &headers.ConfigError{Setting: EnvProvider,
 			Err: fmt.Errorf("unset, and variables of more than one provider are set: %s; set %s to the one to use, and unset the others' variables",
 				strings.Join(found, " and "), EnvProvider)}
+	}
+	// AZURE_ variables choose azure only when no provider's own variables
+	// choose another: AKS workload identity injects AZURE_CLIENT_ID,
+	// AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE into every pod, and
+	// other Azure SDKs in the program read them for their own purposes.
+	for i, s := range sources {
+		if name := firstSet(s.platform); name != "" {
+			if c.src == nil {
+				c.src, c.because = &sources[i], name
+			} else if c.src.kind != s.kind {
+				c.ignored = name
+			}
+		}
+	}
+	if c.src == nil {
+		if v := get(EnvLeeway); v != "" {
+			return choice{}, &headers.ConfigError{Setting: EnvLeeway,
+				Err: fmt.Errorf("set, but no provider is chosen (neither %s nor any provider's variables are set): set them too, or unset %s", EnvProvider, EnvLeeway)}
+		}
 	}
 	return c, nil
 }
@@ -317,6 +345,10 @@ func (c choice) build(o EnvOptions) (*Auth, error) {
 	a := &Auth{kind: c.kind(), leeway: opts.Leeway}
 	if c.src == nil {
 		return a, nil
+	}
+	if c.ignored != "" {
+		o.logger().Info("temporalauth: AZURE_ variables ignored: another provider's variables choose it",
+			"provider", string(c.kind()), "chosen_by", c.because, "ignored", c.ignored)
 	}
 	// Metrics from the provider's refresh events, then the caller's hook.
 	// (The provider logs each new token and kid change itself.)

@@ -115,7 +115,7 @@ func TestLoadOIDCErrors(t *testing.T) {
 		"TEMPORAL_OIDC_TOKEN_URL": srv.URL + "/token", "TEMPORAL_OIDC_CLIENT_ID": "worker", "TEMPORAL_OIDC_CLIENT_SECRET": "wrong-" + secret})})
 	_, err := a.GetHeaders(context.Background())
 	var re *oidc.ResponseError
-	if !errors.As(err, &re) || re.Setting != oidc.EnvClientSecret || !strings.Contains(err.Error(), "TEMPORAL_OIDC_CLIENT_ID and TEMPORAL_OIDC_CLIENT_SECRET") {
+	if !errors.As(err, &re) || len(re.Check) == 0 || re.Check[0] != oidc.EnvClientSecret || !strings.Contains(err.Error(), "TEMPORAL_OIDC_CLIENT_ID and TEMPORAL_OIDC_CLIENT_SECRET") {
 		t.Errorf("GetHeaders with a wrong secret: %v", err)
 	}
 	if strings.Contains(err.Error(), secret) {

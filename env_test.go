@@ -342,7 +342,6 @@ func TestLoadNone(t *testing.T) {
 		"nothing set":         {},
 		"only empty values":   {"TEMPORAL_AUTH_TOKEN": "  ", "TEMPORAL_JWT_PRIVATE_KEY_FILE": ""},
 		"explicit":            {"TEMPORAL_AUTH_PROVIDER": "none"},
-		"leeway alone":        {"TEMPORAL_AUTH_REGEN_LEEWAY": "1m"},
 		"unrelated variables": {"TEMPORAL_ADDRESS": "x:7233", "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.us/"},
 		"azure ignored":       {"TEMPORAL_AUTH_PROVIDER": "none", "AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"},
 	} {
@@ -439,6 +438,10 @@ func TestLoadAzure(t *testing.T) {
 	}
 }
 
+// TestAzureVariablesIgnoredWhenAnotherProviderIsChosen runs a jwt worker
+// in an AKS workload-identity pod: the AZURE_ variables AKS injects do not
+// stop it, with or without TEMPORAL_AUTH_PROVIDER, and Load says it
+// ignored them.
 func TestAzureVariablesIgnoredWhenAnotherProviderIsChosen(t *testing.T) {
 	path, key := writeES256Key(t)
 	env := map[string]string{
@@ -450,12 +453,41 @@ func TestAzureVariablesIgnoredWhenAnotherProviderIsChosen(t *testing.T) {
 
 		"TEMPORAL_JWT_PRIVATE_KEY_FILE": path,
 	}
-	if _, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: mapEnv(env)}); err == nil || !strings.Contains(err.Error(), "TEMPORAL_AUTH_PROVIDER") {
-		t.Fatalf("auto-detection with jwt and azure variables: err = %v; want a conflict naming TEMPORAL_AUTH_PROVIDER", err)
+	var logs bytes.Buffer
+	a := load(t, temporalauth.EnvOptions{Lookup: mapEnv(env), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if a.Kind() != temporalauth.KindJWT {
+		t.Fatalf("auto-detection with jwt and AKS's azure variables chose %s, want jwt", a.Kind())
+	}
+	verifyJWT(t, bearer(t, a), key)
+	if !strings.Contains(logs.String(), "AZURE_ variables ignored") || !strings.Contains(logs.String(), "ignored=AZURE_") {
+		t.Errorf("Load did not log the ignored variables:\n%s", logs.String())
 	}
 	env["TEMPORAL_AUTH_PROVIDER"] = "jwt"
-	a := load(t, temporalauth.EnvOptions{Lookup: mapEnv(env)})
+	a = load(t, temporalauth.EnvOptions{Lookup: mapEnv(env)})
 	verifyJWT(t, bearer(t, a), key)
+
+	// The same AZURE_ variables alone still choose azure.
+	delete(env, "TEMPORAL_AUTH_PROVIDER")
+	delete(env, "TEMPORAL_JWT_PRIVATE_KEY_FILE")
+	_, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: mapEnv(env)})
+	if err == nil || !strings.Contains(err.Error(), "azure provider (chosen because AZURE_") {
+		t.Errorf("AZURE_ variables alone: %v, want the azure provider chosen", err)
+	}
+}
+
+// TestLeewayWithoutProvider checks that TEMPORAL_AUTH_REGEN_LEEWAY does not
+// pass silently when no provider is chosen.
+func TestLeewayWithoutProvider(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"TEMPORAL_AUTH_REGEN_LEEWAY": "2m"},
+		{"TEMPORAL_AUTH_REGEN_LEEWAY": "2m", "TEMPORAL_AUTH_PROVIDER": "none"},
+	} {
+		_, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: mapEnv(env)})
+		var ce *headers.ConfigError
+		if !errors.As(err, &ce) || ce.Setting != "TEMPORAL_AUTH_REGEN_LEEWAY" || !strings.Contains(err.Error(), "no provider") && !strings.Contains(err.Error(), "none") {
+			t.Errorf("Load(%v): %v, want a ConfigError for TEMPORAL_AUTH_REGEN_LEEWAY", env, err)
+		}
+	}
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -487,8 +519,11 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"TEMPORAL_AUTH_PROVIDER", `"Vault"`, "jwt, azure, oidc, static or none"}},
 		{"jwt and static auto", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_AUTH_TOKEN": token},
 			[]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE", "TEMPORAL_AUTH_TOKEN", "set TEMPORAL_AUTH_PROVIDER"}},
-		{"jwt and azure auto", map[string]string{"TEMPORAL_JWT_PERMISSIONS": "default:write", "AZURE_CLIENT_SECRET": azSecret},
-			[]string{"TEMPORAL_JWT_PERMISSIONS", "AZURE_CLIENT_SECRET", "TEMPORAL_AUTH_PROVIDER"}},
+		{"jwt and azure scope auto", map[string]string{"TEMPORAL_JWT_PERMISSIONS": "default:write", "TEMPORAL_AUTH_SCOPE": "api://x/.default", "AZURE_CLIENT_SECRET": azSecret},
+			[]string{"TEMPORAL_JWT_PERMISSIONS", "TEMPORAL_AUTH_SCOPE", "TEMPORAL_AUTH_PROVIDER"}},
+		// AZURE_ variables beside jwt's are ignored: jwt is chosen.
+		{"jwt and azure variables auto", map[string]string{"TEMPORAL_JWT_PERMISSIONS": "default:write", "AZURE_CLIENT_SECRET": azSecret},
+			[]string{"chosen because TEMPORAL_JWT_PERMISSIONS is set", "TEMPORAL_JWT_PRIVATE_KEY_FILE"}},
 		{"static and azure scope auto", map[string]string{"TEMPORAL_AUTH_TOKEN_FILE": "/t", "TEMPORAL_AUTH_SCOPE": "api://x/.default"},
 			[]string{"TEMPORAL_AUTH_TOKEN_FILE", "TEMPORAL_AUTH_SCOPE"}},
 		{"explicit jwt with a token", map[string]string{"TEMPORAL_AUTH_PROVIDER": "jwt", "TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_AUTH_TOKEN": token},
@@ -497,6 +532,11 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"TEMPORAL_AUTH_SCOPE: set, but TEMPORAL_AUTH_PROVIDER=static"}},
 		{"explicit none with jwt settings", map[string]string{"TEMPORAL_AUTH_PROVIDER": "none", "TEMPORAL_JWT_SUBJECT": "w"},
 			[]string{"TEMPORAL_JWT_SUBJECT: set, but TEMPORAL_AUTH_PROVIDER=none"}},
+		// docker --env-file keeps the quotes of KEY="value".
+		{"quoted one-line PEM", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY": `"` + strings.ReplaceAll(strings.TrimSpace(string(pemKey)), "\n", `\n`) + `"`},
+			[]string{"TEMPORAL_JWT_PRIVATE_KEY", "enclosed in quotes", "docker --env-file"}},
+		{"quoted token", map[string]string{"TEMPORAL_AUTH_TOKEN": `'` + token + `'`},
+			[]string{"TEMPORAL_AUTH_TOKEN", "enclosed in quotes"}},
 		{"both key settings", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_JWT_PRIVATE_KEY": string(pemKey)},
 			[]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE and TEMPORAL_JWT_PRIVATE_KEY are both set"}},
 		{"jwt settings without a key", map[string]string{"TEMPORAL_JWT_PERMISSIONS": "default:write"},
@@ -525,9 +565,9 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"TEMPORAL_JWT_EXPIRATION", "positive"}},
 		{"expiration under a second", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_JWT_EXPIRATION": "500ms"},
 			[]string{"TEMPORAL_JWT_EXPIRATION", "at least 1s"}},
-		{"malformed leeway", map[string]string{"TEMPORAL_AUTH_REGEN_LEEWAY": "a minute"},
+		{"malformed leeway", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_AUTH_REGEN_LEEWAY": "a minute"},
 			[]string{"TEMPORAL_AUTH_REGEN_LEEWAY", `"a minute"`, "Go duration"}},
-		{"zero leeway", map[string]string{"TEMPORAL_AUTH_REGEN_LEEWAY": "0s"},
+		{"zero leeway", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_AUTH_REGEN_LEEWAY": "0s"},
 			[]string{"TEMPORAL_AUTH_REGEN_LEEWAY", "positive"}},
 		{"leeway beyond the default lifetime", map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": keyPath, "TEMPORAL_AUTH_REGEN_LEEWAY": "10m"},
 			[]string{"TEMPORAL_AUTH_REGEN_LEEWAY: 10m0s must be shorter", "10m0s by default", "set TEMPORAL_JWT_EXPIRATION"}},

@@ -37,7 +37,15 @@ type certificateCredential struct {
 	app       *appCredential
 	version   fileVersion // of CertificatePath when app was built
 	reloading *reload     // a reload of the changed file under way, or nil
+
+	warnMu     sync.Mutex
+	warnedAt   time.Time         // when the last expiry warning was logged
+	warnedCert *x509.Certificate // the certificate it was about
 }
+
+// certificateWarningInterval is how often the warning about a certificate
+// that expires soon is repeated while tokens are renewed with it.
+const certificateWarningInterval = 24 * time.Hour
 
 // reloadStarted, when set (by tests), is called as a reload begins.
 var reloadStarted func()
@@ -109,7 +117,7 @@ func (c *certificateCredential) build() (*appCredential, fileVersion, error) {
 	// The certificate the key belongs to goes first: MSAL takes its
 	// thumbprint, and x5c lists the chain from it.
 	certs[0], certs[leaf] = certs[leaf], certs[0]
-	if err := c.checkValidity(what, source, certs[0]); err != nil {
+	if err := c.checkValidity(certs[0]); err != nil {
 		return nil, version, err
 	}
 	cred, err := confidential.NewCredFromCert(certs, key)
@@ -124,6 +132,7 @@ func (c *certificateCredential) build() (*appCredential, fileVersion, error) {
 	if err != nil {
 		return nil, version, err
 	}
+	app.cert = certs[0]
 	return app, version, nil
 }
 
@@ -139,9 +148,17 @@ func matchingCertificate(certs []*x509.Certificate, key *rsa.PrivateKey) int {
 }
 
 // checkValidity refuses a certificate outside its validity period, and warns
-// about one that expires within certificateExpiryWarning: Entra ID refuses
-// assertions signed with an expired certificate (AADSTS700027).
-func (c *certificateCredential) checkValidity(what, source string, cert *x509.Certificate) error {
+// about one that expires within certificateExpiryWarning (once a day while
+// it is used): Entra ID refuses assertions signed with an expired
+// certificate (AADSTS700027). It runs when the certificate is loaded and
+// before each token request, so that a long-running program learns of the
+// expiry from an error that names the setting, ahead of Entra ID's.
+func (c *certificateCredential) checkValidity(cert *x509.Certificate) error {
+	what, source := c.what()
+	setting := c.cfg.name("CertificatePath")
+	if c.cfg.CertificatePath == "" {
+		setting = c.cfg.name("Certificate")
+	}
 	now := c.cfg.Clock.Now()
 	const day = "2006-01-02 15:04:05 UTC"
 	switch {
@@ -149,12 +166,20 @@ func (c *certificateCredential) checkValidity(what, source string, cert *x509.Ce
 		return config.FileErrorf(what, source, "the certificate is not valid before %s (valid %s to %s)",
 			cert.NotBefore.UTC().Format(day), cert.NotBefore.UTC().Format(day), cert.NotAfter.UTC().Format(day))
 	case now.After(cert.NotAfter):
-		return config.FileErrorf(what, source, "the certificate expired on %s (valid %s to %s): renew it and register the new one with the app registration",
-			cert.NotAfter.UTC().Format(day), cert.NotBefore.UTC().Format(day), cert.NotAfter.UTC().Format(day))
+		return config.FileErrorf(what, source, "the certificate expired on %s (valid %s to %s): renew it, register the new one with the app registration, and put it where %s says",
+			cert.NotAfter.UTC().Format(day), cert.NotBefore.UTC().Format(day), cert.NotAfter.UTC().Format(day), setting)
 	case cert.NotAfter.Sub(now) < certificateExpiryWarning:
-		c.cfg.Logger.Warn("azure: the certificate expires soon: renew it and register the new one with the app registration",
-			"certificate", source, "not_after", cert.NotAfter.UTC(), "expires_in", cert.NotAfter.Sub(now).Round(time.Hour).String(),
-			"subject", cert.Subject.String())
+		c.warnMu.Lock()
+		warn := c.warnedCert != cert || now.Sub(c.warnedAt) >= certificateWarningInterval
+		if warn {
+			c.warnedCert, c.warnedAt = cert, now
+		}
+		c.warnMu.Unlock()
+		if warn {
+			c.cfg.Logger.Warn("azure: the certificate expires soon: renew it and register the new one with the app registration",
+				"certificate", source, "setting", setting, "not_after", cert.NotAfter.UTC(),
+				"expires_in", cert.NotAfter.Sub(now).Round(time.Hour).String(), "subject", cert.Subject.String())
+		}
 	}
 	return nil
 }
@@ -164,7 +189,17 @@ func (c *certificateCredential) acquire(ctx context.Context) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+	if err := c.checkValidity(app.cert); err != nil {
+		return result{}, err
+	}
 	return app.acquire(ctx)
+}
+
+// notAfter returns the expiry of the certificate in use.
+func (c *certificateCredential) notAfter() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.app.cert.NotAfter
 }
 
 // current returns the MSAL client, rebuilt first when the certificate file

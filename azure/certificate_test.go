@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -23,6 +24,8 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/azure/entratest"
+	"github.com/temporalauth/temporalauth/headers/clocktest"
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 const testCertPassword = "correct horse battery staple"
@@ -321,5 +324,72 @@ func TestCertificateReloadHonoursContext(t *testing.T) {
 	close(release)
 	if _, err := src.Token(testContext(t)); err != nil {
 		t.Fatalf("Token after the reload: %v", err)
+	}
+}
+
+// TestCertificateExpiryCheckedOnRenewal runs a Source across its
+// certificate's last month: it warns once a day through Config.Logger, and
+// once the certificate has expired it refuses to ask Entra ID (which would
+// answer AADSTS700027) with an error naming the setting.
+func TestCertificateExpiryCheckedOnRenewal(t *testing.T) {
+	cert := poolCert(t, 0)
+	idp := newIdP(t)
+	idp.RegisterClient(entratest.Client{ID: "app-cert", Certificate: cert.cert})
+	path := writeFile(t, "cert.pem", cert.pem(t))
+	cfg, err := ConfigFromLookup(func(name string) (string, bool) {
+		v, ok := map[string]string{EnvTenantID: idp.Tenant(), EnvClientID: "app-cert", EnvCertificatePath: path,
+			EnvAuthorityHost: idp.AuthorityHost(), EnvDisableInstanceDiscovery: "true", EnvScope: testScope}[name]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := clocktest.NewAt(cert.cert.NotAfter.Add(-40 * 24 * time.Hour))
+	var logs bytes.Buffer
+	cfg.HTTPClient, cfg.Clock, cfg.Logger = idp.Client(), clock, slog.New(slog.NewTextHandler(&logs, nil))
+	src := newSource(t, cfg)
+	if na, ok := src.CertificateNotAfter(); !ok || !na.Equal(cert.cert.NotAfter) {
+		t.Errorf("CertificateNotAfter = %v, %v; want %v", na, ok, cert.cert.NotAfter)
+	}
+	warnings := func() int { return strings.Count(logs.String(), "expires soon") }
+
+	steps := []struct {
+		jump     time.Duration
+		warnings int
+	}{
+		{0, 0},                   // 40 days left
+		{15 * 24 * time.Hour, 1}, // 25 days left: warned
+		{time.Hour, 1},           // not again within a day
+		{24 * time.Hour, 2},      // a day later: again
+	}
+	for i, st := range steps {
+		clock.Jump(st.jump)
+		if _, err := src.Token(testContext(t)); err != nil {
+			t.Fatalf("step %d: Token: %v", i, err)
+		}
+		if got := warnings(); got != st.warnings {
+			t.Errorf("step %d: %d warnings, want %d:\n%s", i, got, st.warnings, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "setting="+EnvCertificatePath) {
+		t.Errorf("the warning does not name %s:\n%s", EnvCertificatePath, logs.String())
+	}
+
+	before := len(idp.TokenRequests())
+	clock.Jump(cert.cert.NotAfter.Sub(clock.Now()) + time.Second)
+	_, err = src.Token(testContext(t))
+	var fe *config.FileError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "expired on") || !strings.Contains(err.Error(), EnvCertificatePath) {
+		t.Errorf("Token with an expired certificate: %v, want a FileError naming %s", err, EnvCertificatePath)
+	}
+	if n := len(idp.TokenRequests()); n != before {
+		t.Errorf("%d token requests with an expired certificate, want none", n-before)
+	}
+}
+
+func TestCertificateNotAfterOtherCredentials(t *testing.T) {
+	idp := newIdP(t)
+	if _, ok := secretSource(t, idp).CertificateNotAfter(); ok {
+		t.Error("CertificateNotAfter reports a certificate for a client secret")
 	}
 }

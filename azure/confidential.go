@@ -2,6 +2,7 @@ package azure
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 type appCredential struct {
 	client confidential.Client
 	scopes []string
+	cert   *x509.Certificate // the certificate of a certificate credential, else nil
 }
 
 // newAppCredential builds MSAL's confidential client for cfg's tenant and

@@ -70,7 +70,9 @@ type Config struct {
 	DisableInstanceDiscovery bool
 	// HTTPClient sends the requests to the identity provider (for proxies,
 	// custom TLS, tests). Default: a client with its own copy of
-	// http.DefaultTransport (which honours HTTPS_PROXY and NO_PROXY).
+	// http.DefaultTransport (which honours HTTPS_PROXY and NO_PROXY) that
+	// follows no redirects; a client given here should follow none either,
+	// or a 307 or 308 answer sends the credential on to another address.
 	HTTPClient *http.Client
 
 	// ClientSecret is a client secret of the app registration.
@@ -80,8 +82,10 @@ type Config struct {
 	// exports it) or PEM (the key PKCS#1, PKCS#8, or PKCS#8 encrypted with
 	// PBES2 as OpenSSL writes it). It is read when the Source is built and
 	// again when it changes, so a certificate renewed in place is picked up.
-	// An expired or not yet valid certificate is refused; one that expires
-	// within 30 days is warned about through Logger.
+	// An expired or not yet valid certificate is refused, when it is
+	// loaded and before each token request; one that expires within 30
+	// days is warned about through Logger, once a day while it is used.
+	// Source.CertificateNotAfter tells when it expires.
 	CertificatePath string
 	// Certificate is the same content as CertificatePath, given directly.
 	Certificate []byte

@@ -24,8 +24,9 @@ import (
 // maxRecordedBody is how much of a response body is kept to explain an error.
 const maxRecordedBody = 64 << 10
 
-// maxDescription bounds the identity provider's error description in an error.
-const maxDescription = 400
+// maxResponseBody bounds what is read of any answer (as x/oauth2 bounds
+// token answers): a larger one is refused unread.
+const maxResponseBody = 1 << 20
 
 // ResponseError is an error answer (HTTP status other than 2xx) from the
 // identity provider or the managed-identity endpoint, reduced to what helps a
@@ -33,6 +34,13 @@ const maxDescription = 400
 // its description, and the trace and correlation IDs to quote to Microsoft.
 // A response that is not JSON (an HTML page from a proxy) is described by its
 // content type and length only.
+//
+// Its fields are those of oidc.ResponseError, with Entra ID's own added
+// (AADSTS, TraceID, CorrelationID). Every string from the identity
+// provider in it is one line without control characters, with anything
+// that looks like a token, a secret or an Authorization header's
+// credential removed, and Error quotes the description and any ID that is
+// not a plain identifier.
 type ResponseError struct {
 	// Method and URL are the request's, the URL without its query.
 	Method, URL string
@@ -40,56 +48,43 @@ type ResponseError struct {
 	StatusCode int
 	// ContentType is the response's media type, e.g. "application/json".
 	ContentType string
-	// BodyLength is the length of the response body in bytes.
+	// BodyLength is the length of the response body in bytes (at most
+	// 1 MiB and one byte: a larger body is not read further).
 	BodyLength int
-	// ErrorCode is the OAuth error, e.g. "invalid_client".
+	// ErrorCode is the OAuth error, e.g. "invalid_client", at most 100
+	// bytes; empty when the answer's is not printable ASCII.
 	ErrorCode string
-	// AADSTS is Entra ID's error code, e.g. "AADSTS7000215".
-	AADSTS string
 	// Description is the first line of the error description, without the
-	// AADSTS prefix.
+	// AADSTS prefix, at most 300 bytes.
 	Description string
-	// TraceID and CorrelationID identify the request at Microsoft.
-	TraceID, CorrelationID string
 	// RetryAfter is the Retry-After the response carried, zero if none.
 	RetryAfter time.Duration
 	// Check names the settings the AADSTS code points at, such as
 	// AZURE_CLIENT_SECRET for AADSTS7000215 (an invalid client secret),
 	// as the Config names them; empty for other codes.
 	Check []string
+	// Hint says what the AADSTS code means, and what to check, in words,
+	// for the codes TROUBLESHOOTING.md lists; empty for others.
+	Hint string
+	// AADSTS is Entra ID's error code, e.g. "AADSTS7000215".
+	AADSTS string
+	// TraceID and CorrelationID identify the request at Microsoft, at most
+	// 100 bytes each.
+	TraceID, CorrelationID string
 }
 
-// Error describes the answer in one line.
+// Error describes the answer in one line. (headers.WithRetryAfter, which
+// wraps it when it carried Retry-After, tells the wait.)
 func (e *ResponseError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "azure: %s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
-	switch {
-	case e.ErrorCode != "" || e.AADSTS != "" || e.Description != "":
-		for _, part := range []string{e.ErrorCode, e.AADSTS, e.Description} {
-			if part != "" {
-				b.WriteString(": ")
-				b.WriteString(part)
-			}
-		}
-		var ids []string
-		if e.TraceID != "" {
-			ids = append(ids, "trace ID "+e.TraceID)
-		}
-		if e.CorrelationID != "" {
-			ids = append(ids, "correlation ID "+e.CorrelationID)
-		}
-		if len(ids) > 0 {
-			fmt.Fprintf(&b, " (%s)", strings.Join(ids, ", "))
-		}
-		if len(e.Check) > 0 {
-			fmt.Fprintf(&b, "; check %s", joinOr(e.Check))
-		}
-	case e.BodyLength > 0:
-		fmt.Fprintf(&b, ": unexpected %s response of %d bytes", orUnknown(e.ContentType), e.BodyLength)
-	default:
-		b.WriteString(": empty response")
+	var ids []string
+	if e.TraceID != "" {
+		ids = append(ids, "trace ID "+idperr.Field(e.TraceID))
 	}
-	return b.String() // headers.WithRetryAfter, which wraps it, tells the retry
+	if e.CorrelationID != "" {
+		ids = append(ids, "correlation ID "+idperr.Field(e.CorrelationID))
+	}
+	return idperr.Describe("azure", e.Method, e.URL, e.StatusCode, e.ContentType, e.BodyLength,
+		[]string{e.ErrorCode, e.AADSTS}, e.Description, ids, e.Hint)
 }
 
 // joinOr joins names as "a or b" or "a, b or c".
@@ -170,16 +165,22 @@ func (rc *recordingClient) Do(req *http.Request) (*http.Response, error) {
 		ex.begin(req)
 	}
 	resp, err := rc.client.Do(req)
-	if err != nil || ex == nil {
+	if err != nil {
 		return resp, err
 	}
 	// MSAL reads every body whole; reading it here first changes nothing
-	// but lets the answer be explained if MSAL rejects it.
-	body, err := io.ReadAll(resp.Body)
+	// but bounds it, and lets the answer be explained if MSAL rejects it.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
 	_ = resp.Body.Close()
-	ex.finish(resp, body)
+	if ex != nil {
+		ex.finish(resp, body)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if len(body) > maxResponseBody {
+		return nil, fmt.Errorf("%s %s: %d %s: the answer is larger than %d bytes; not read further",
+			req.Method, idperr.URL(req.URL), resp.StatusCode, http.StatusText(resp.StatusCode), maxResponseBody)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
@@ -210,6 +211,10 @@ func explain(ctx context.Context, err error, ex *exchange, elapsed time.Duration
 	if rec.responded && (rec.status < 200 || rec.status > 299) {
 		re := responseError(rec, secrets)
 		re.Check = cfg.settingsFor(re.AADSTS)
+		re.Hint = aadstsCodes[re.AADSTS].meaning
+		if len(re.Check) > 0 {
+			re.Hint += ": check " + joinOr(re.Check)
+		}
 		if re.RetryAfter > 0 {
 			return headers.WithRetryAfter(re, re.RetryAfter)
 		}
@@ -241,20 +246,10 @@ func explain(ctx context.Context, err error, ex *exchange, elapsed time.Duration
 		if pu, perr := url.Parse(ue.URL); perr == nil {
 			u = idperr.URL(pu)
 		}
-		return fmt.Errorf("azure: %s %s: %w", strings.ToUpper(ue.Op), u, &scrubbedError{err: ue.Err, msg: idperr.Scrub(ue.Err.Error(), secrets)})
+		return fmt.Errorf("azure: %s %s: %w", strings.ToUpper(ue.Op), u, idperr.Scrubbed(ue.Err, idperr.Scrub(ue.Err.Error(), secrets)))
 	}
 	return fmt.Errorf("azure: %s", idperr.Scrub(err.Error(), secrets))
 }
-
-// scrubbedError keeps an error's identity (for errors.Is and errors.As)
-// while replacing its message with a scrubbed one.
-type scrubbedError struct {
-	err error
-	msg string
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
 
 // malformedResponseError reports a 2xx answer that MSAL could not use.
 type malformedResponseError struct {
@@ -340,33 +335,43 @@ func responseError(rec record, secrets []string) *ResponseError {
 	} else if len(body.ErrorCodes) > 0 {
 		re.AADSTS = "AADSTS" + strconv.Itoa(body.ErrorCodes[0])
 	}
-	re.Description = idperr.Truncate(idperr.Scrub(desc, secrets), maxDescription)
-	re.ErrorCode = idperr.Truncate(idperr.Scrub(re.ErrorCode, secrets), 100)
-	re.TraceID = idperr.Truncate(body.TraceID, 100)
-	re.CorrelationID = idperr.Truncate(config.OrDefault(body.CorrelationID, body.CorrelationID2), 100)
+	re.Description = idperr.Text(desc, secrets, idperr.MaxText)
+	re.ErrorCode = idperr.Code(re.ErrorCode, secrets)
+	re.TraceID = idperr.Text(body.TraceID, secrets, idperr.MaxField)
+	re.CorrelationID = idperr.Text(config.OrDefault(body.CorrelationID, body.CorrelationID2), secrets, idperr.MaxField)
 	return re
 }
 
-// aadstsSettings maps Entra ID's error codes to the Config fields to check.
-var aadstsSettings = map[string][]string{
-	"AADSTS7000215": {"ClientSecret"},              // invalid client secret
-	"AADSTS7000222": {"ClientSecret"},              // client secret expired
-	"AADSTS700016":  {"ClientID", "TenantID"},      // application not found in the directory
-	"AADSTS90002":   {"TenantID", "AuthorityHost"}, // tenant not found
-	"AADSTS500011":  {"Scopes"},                    // resource principal not found
-	"AADSTS70011":   {"Scopes"},
-	"AADSTS50049":   {"AuthorityHost", "DisableInstanceDiscovery"}, // unknown or invalid instance                                // invalid scope
-	"AADSTS700024":  {"FederatedTokenFile", "CertificatePath"},     // assertion not within its valid time range
-	"AADSTS700027":  {"FederatedTokenFile", "CertificatePath"},     // assertion signature or certificate invalid
-	"AADSTS700211":  {"FederatedTokenFile"},                        // no matching federated identity record
-	"AADSTS700213":  {"FederatedTokenFile"},                        // no matching federated identity record (subject)
+// aadstsCode is what an AADSTS code means and the Config fields to check.
+type aadstsCode struct {
+	meaning string
+	fields  []string
+}
+
+// aadstsCodes are the Entra ID error codes a ResponseError explains, with
+// the settings they point at; TROUBLESHOOTING.md lists the same codes (a
+// test checks that they agree).
+var aadstsCodes = map[string]aadstsCode{
+	"AADSTS7000215": {"invalid client secret", []string{"ClientSecret"}},
+	"AADSTS7000222": {"the client secret has expired", []string{"ClientSecret"}},
+	"AADSTS700016":  {"no such application in the tenant", []string{"ClientID", "TenantID"}},
+	"AADSTS90002":   {"no such tenant", []string{"TenantID", "AuthorityHost"}},
+	"AADSTS500011":  {"no such resource in the tenant", []string{"Scopes"}},
+	"AADSTS70011":   {"invalid scope", []string{"Scopes"}},
+	"AADSTS50049":   {"unknown or invalid authority", []string{"AuthorityHost", "DisableInstanceDiscovery"}},
+	"AADSTS700024":  {"the client assertion is not within its valid time range", []string{"FederatedTokenFile", "CertificatePath"}},
+	"AADSTS700027":  {"the client assertion's signature or certificate is invalid", []string{"FederatedTokenFile", "CertificatePath"}},
+	"AADSTS70021":   {"no federated identity credential matches the token", []string{"FederatedTokenFile"}},
+	"AADSTS700211":  {"no federated identity credential matches the token's issuer", []string{"FederatedTokenFile"}},
+	"AADSTS700213":  {"no federated identity credential matches the token's subject", []string{"FederatedTokenFile"}},
+	"AADSTS501051":  {"the application has no app role on the resource: grant it one (an application permission, with admin consent)", nil},
 }
 
 // settingsFor names the settings to check for an AADSTS code, as errors
 // name them: the variables for a Config read from the environment. For
 // the codes about the assertion only the credential in use is named.
 func (c Config) settingsFor(aadsts string) []string {
-	fields := aadstsSettings[aadsts]
+	fields := aadstsCodes[aadsts].fields
 	var out []string
 	for _, f := range fields {
 		switch f {

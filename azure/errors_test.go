@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/internal/idperr"
 )
 
 // secretSource is a Source for a client registered with testSecret.
@@ -165,27 +168,39 @@ func TestResponseErrorBodies(t *testing.T) {
 			"Entra ID",
 			record{method: "POST", url: "https://login/t/oauth2/v2.0/token", status: 400, contentType: "application/json",
 				body: []byte(`{"error":"invalid_scope","error_description":"AADSTS1002012: The provided value for scope x is not valid.\r\nTrace ID: a\r\nCorrelation ID: b","error_codes":[1002012],"trace_id":"a","correlation_id":"b"}`)},
-			"azure: POST https://login/t/oauth2/v2.0/token: 400 Bad Request: invalid_scope: AADSTS1002012: The provided value for scope x is not valid. (trace ID a, correlation ID b)",
+			"azure: POST https://login/t/oauth2/v2.0/token: 400 Bad Request: invalid_scope: AADSTS1002012: \"The provided value for scope x is not valid.\" (trace ID a, correlation ID b)",
 		},
 		{
 			"error codes without prefix",
 			record{method: "POST", url: "u", status: 400, body: []byte(`{"error":"invalid_request","error_description":"Bad.","error_codes":[900144]}`)},
-			"azure: POST u: 400 Bad Request: invalid_request: AADSTS900144: Bad.",
+			"azure: POST u: 400 Bad Request: invalid_request: AADSTS900144: \"Bad.\"",
 		},
 		{
 			"App Service",
 			record{method: "GET", url: "http://127.0.0.1:1/msi/token", status: 400, body: []byte(`{"statusCode":400,"message":"Unable to load the proper Managed Identity.","correlationId":"c"}`)},
-			"azure: GET http://127.0.0.1:1/msi/token: 400 Bad Request: Unable to load the proper Managed Identity. (correlation ID c)",
+			"azure: GET http://127.0.0.1:1/msi/token: 400 Bad Request: \"Unable to load the proper Managed Identity.\" (correlation ID c)",
 		},
 		{
 			"nested error object",
 			record{method: "GET", url: "u", status: 403, body: []byte(`{"error":{"code":"AuthorizationFailed","message":"No access."}}`)},
-			"azure: GET u: 403 Forbidden: AuthorizationFailed: No access.",
+			"azure: GET u: 403 Forbidden: AuthorizationFailed: \"No access.\"",
 		},
 		{
 			"secret echoed in a description",
 			record{method: "POST", url: "u", status: 400, body: []byte(`{"error":"invalid_request","error_description":"bad value ` + testSecret + ` and eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}`)},
-			"azure: POST u: 400 Bad Request: invalid_request: bad value REDACTED and REDACTED",
+			"azure: POST u: 400 Bad Request: invalid_request: \"bad value REDACTED and REDACTED\"",
+		},
+		{
+			// Control characters could forge log records: gone, and IDs
+			// that are not plain identifiers are quoted.
+			"control characters",
+			record{method: "POST", url: "u", status: 400, body: []byte(`{"error":"invalid_client\u001b[2J","error_description":"AADSTS7000215: bad\u0007 secret\u2028forged","trace_id":"a\u001b]0;x\u0007\nlevel=ERROR","correlation_id":"c d\r\nforged"}`)},
+			`azure: POST u: 400 Bad Request: AADSTS7000215: "bad  secret" (trace ID "a ]0;x", correlation ID "c d")`,
+		},
+		{
+			"Authorization header echoed",
+			record{method: "POST", url: "u", status: 401, body: []byte(`{"error":"invalid_client","error_description":"header Authorization: Basic ` + idperr.BasicCredential("app-1", testSecret) + `"}`)},
+			`azure: POST u: 401 Unauthorized: invalid_client: "header Authorization: Basic REDACTED"`,
 		},
 		{
 			"plain text",
@@ -248,7 +263,30 @@ func TestLongDescriptionTruncated(t *testing.T) {
 	desc := "AADSTS50000: " + strings.Repeat("é", 500)
 	body := `{"error":"server_error","error_description":"` + desc + `"}`
 	re := responseError(record{method: "POST", url: "u", status: 500, responded: true, body: []byte(body), bodyLen: len(body)}, nil)
-	if len(re.Description) > maxDescription+3 || !strings.HasSuffix(re.Description, "...") || !utf8.ValidString(re.Description) {
+	if len(re.Description) > idperr.MaxText+3 || !strings.HasSuffix(re.Description, "...") || !utf8.ValidString(re.Description) {
 		t.Errorf("Description of %d bytes: %q", len(re.Description), re.Description)
+	}
+}
+
+// TestAADSTSCodesDocumented checks that TROUBLESHOOTING.md's table of
+// AADSTS codes lists exactly the codes a ResponseError explains.
+func TestAADSTSCodesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../TROUBLESHOOTING.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\| (AADSTS\d+) \|`).FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	for code := range aadstsCodes {
+		if !documented[code] {
+			t.Errorf("%s is explained but not in TROUBLESHOOTING.md", code)
+		}
+	}
+	for code := range documented {
+		if _, ok := aadstsCodes[code]; !ok {
+			t.Errorf("%s is in TROUBLESHOOTING.md but not explained", code)
+		}
 	}
 }

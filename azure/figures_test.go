@@ -18,11 +18,26 @@ import (
 // provider), and returns how many tokens it fetched.
 func requestsPerDay(t *testing.T, lifetime, leeway time.Duration) int64 {
 	t.Helper()
+	return requestsPerDayOf(t, lifetime, leeway, false)
+}
+
+// requestsPerDayOf is requestsPerDay; with halfLife, each token also asks
+// to be refreshed at its half-life, as Source.Token asks for a managed
+// identity's tokens that live longer than two hours.
+func requestsPerDayOf(t *testing.T, lifetime, leeway time.Duration, halfLife bool) int64 {
+	t.Helper()
 	clock := clocktest.NewAt(time.Now())
 	var calls atomic.Int64
+	var issued atomic.Int64 // unix nanoseconds of the last token, on clock
 	src := headers.TokenSourceFunc(func(context.Context) (headers.Token, error) {
 		n := calls.Add(1)
-		return headers.NewToken(fmt.Sprintf("token-%d", n), clock.Now().Add(lifetime)), nil
+		now := clock.Now()
+		issued.Store(now.UnixNano())
+		tok := headers.NewToken(fmt.Sprintf("token-%d", n), now.Add(lifetime))
+		if halfLife {
+			tok.RefreshAt = now.Add(lifetime / 2)
+		}
+		return tok, nil
 	})
 	p := headers.New(src, headers.Options{Clock: clock, Leeway: leeway})
 	defer p.Close()
@@ -35,7 +50,8 @@ func requestsPerDay(t *testing.T, lifetime, leeway time.Duration) int64 {
 	}
 	l = min(l, lifetime/2)
 	for elapsed := time.Duration(0); elapsed < 24*time.Hour; elapsed += time.Minute {
-		due := p.Stats().HasToken && !clock.Now().Before(p.Stats().Expiry.Add(-l))
+		due := p.Stats().HasToken && (!clock.Now().Before(p.Stats().Expiry.Add(-l)) ||
+			halfLife && !clock.Now().Before(time.Unix(0, issued.Load()).Add(lifetime/2)))
 		before := p.Stats().Refreshes
 		if _, err := p.GetHeaders(ctx); err != nil {
 			t.Fatal(err)
@@ -76,6 +92,19 @@ func TestFigureRequestsPerDay(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("lifetime %v leeway %v: %d requests, want %d", tc.lifetime, tc.leeway, got, tc.want)
 		}
+	}
+}
+
+// TestFigureManagedIdentityRequestsPerDay reports how often a managed
+// identity provider asks the managed-identity endpoint (IMDS on a VM or an
+// AKS node) for its tokens, which IMDS issues for 24 hours and Source.Token
+// marks for refresh at their half-life: the figure behind sharing no
+// credential between Providers (see managedCredential).
+func TestFigureManagedIdentityRequestsPerDay(t *testing.T) {
+	got := requestsPerDayOf(t, 24*time.Hour, 0, true)
+	t.Logf("managed identity, 24-hour tokens refreshed at half-life: %d endpoint requests per provider per day", got)
+	if got != 2 {
+		t.Errorf("%d requests per day, want 2 (at start and after 12 hours)", got)
 	}
 }
 

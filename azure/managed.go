@@ -111,6 +111,20 @@ func (m ManagedIdentity) msalID() msi.ID {
 // (App Service / Functions: IDENTITY_ENDPOINT and IDENTITY_HEADER; Service
 // Fabric; Cloud Shell and Azure ML: MSI_ENDPOINT; Azure Arc; otherwise the
 // instance metadata service of VMs and AKS nodes).
+//
+// Each Source has its own, and Providers share none, though the instance
+// metadata service allows about 20 requests per second per VM, shared by
+// every pod of an AKS node. The decision, and why: a Provider asks the
+// endpoint once per token, at the half-life of the 24-hour tokens it
+// issues (two requests a day, TestFigureManagedIdentityRequestsPerDay),
+// once more per token the server rejects, and after a failure only with
+// jittered backoff that honours Retry-After; a node reaches the limit
+// through its pods' number, which sharing inside one process cannot
+// lower. Sharing one credential per (identity, resource) would tie the
+// Providers' tokens, failures and Close together through a process-wide
+// registry. A program with several Temporal clients of one identity
+// shares one Provider (or one temporalauth.Auth) instead, as the README
+// says.
 type managedCredential struct {
 	client   msi.Client
 	resource string
@@ -130,10 +144,15 @@ func newManagedCredential(cfg Config, hc *recordingClient) (*managedCredential, 
 func (c *managedCredential) acquire(ctx context.Context) (result, error) {
 	// MSAL keeps managed-identity tokens in a cache shared by the whole
 	// process and answers from it until five minutes before expiry (or its
-	// half-life refresh time, whose failure it swallows). Claims make it
-	// skip that cache; MSAL 1.10 sends them nowhere for managed identity.
-	// The headers.Provider in front caches, and calls Token only when it
-	// wants a new token.
+	// half-life refresh time, whose failure it swallows), and offers no
+	// option to turn it off. Claims make it skip that cache; MSAL Go 1.10
+	// sends them nowhere for managed identity. That is read in MSAL's
+	// source, not documented: TestManagedIdentityBypassesMSALCacheWithoutClaims
+	// pins the behaviour, and TestMSALVersionVerified fails on another
+	// minor version of MSAL until it is read again. (MSAL for other
+	// languages sends claims, with token_sha256_to_refresh, to the
+	// endpoint.) The headers.Provider in front caches, and calls Token
+	// only when it wants a new token.
 	r, err := c.client.AcquireToken(ctx, c.resource, msi.WithClaims(bypassCacheClaims))
 	if err != nil {
 		return result{}, err

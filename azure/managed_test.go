@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -166,5 +168,69 @@ func TestServiceFabricSource(t *testing.T) {
 	_, err = NewTokenSource(Config{ManagedIdentity: UserAssignedClientID("c"), Scopes: []string{"api://temporal-mi-sf"}, HTTPClient: hc})
 	if err == nil || !strings.Contains(err.Error(), "Service Fabric") || !strings.Contains(err.Error(), "user-assigned client_id=c") {
 		t.Fatalf("NewTokenSource with a user-assigned identity: %v", err)
+	}
+}
+
+// TestManagedIdentityBypassesMSALCacheWithoutClaims pins the MSAL behaviour
+// managedCredential relies on: WithClaims makes MSAL skip its process-wide
+// managed-identity cache (each Token call reaches the endpoint) and sends
+// the claims nowhere. MSAL for other languages sends claims, with
+// token_sha256_to_refresh, to the endpoint; an MSAL Go that starts doing so
+// would ask for tokens with an empty claims challenge, and fails this test.
+func TestManagedIdentityBypassesMSALCacheWithoutClaims(t *testing.T) {
+	idp := newIdP(t)
+	useManagedIdentityEndpoint(t, idp)
+	const resource = "api://temporal-mi-no-claims"
+	idp.RegisterResource(resource)
+	idp.RegisterManagedIdentity(entratest.ManagedIdentity{SystemAssigned: true})
+	src := newSource(t, Config{ManagedIdentity: SystemAssigned(), Scopes: []string{resource}, HTTPClient: idp.Client()})
+	var tokens []string
+	for range 3 {
+		tok, err := src.Token(testContext(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, tok.Value())
+	}
+	reqs := idp.TokenRequests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests to the managed-identity endpoint for 3 Token calls: MSAL answered from its cache", len(reqs))
+	}
+	for i, r := range reqs {
+		for name := range r.Values {
+			if n := strings.ToLower(name); n == "claims" || n == "token_sha256_to_refresh" || n == "xms_cc" {
+				t.Errorf("request %d carries the parameter %s=%q", i+1, name, r.Values.Get(name))
+			}
+		}
+		for name := range r.Header {
+			if n := strings.ToLower(name); strings.Contains(n, "claims") || strings.Contains(n, "sha256") {
+				t.Errorf("request %d carries the header %s", i+1, name)
+			}
+		}
+	}
+}
+
+// msalVerified is the MSAL Go minor version whose managed-identity client
+// was read to confirm what bypassCacheClaims relies on: AcquireToken with
+// claims skips the cache and getToken sends no claims
+// (apps/managedidentity/managedidentity.go).
+const msalVerified = "v1.10."
+
+// TestMSALVersionVerified fails when go.mod moves MSAL Go to another minor
+// version, so that the upgrade re-reads its managed-identity AcquireToken
+// before msalVerified is changed: WithClaims("{}") is not documented to
+// bypass the cache. TestManagedIdentityBypassesMSALCacheWithoutClaims
+// checks the behaviour itself.
+func TestMSALVersionVerified(t *testing.T) {
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/AzureAD/microsoft-authentication-library-for-go (v\S+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod does not require MSAL Go")
+	}
+	if v := string(m[1]); !strings.HasPrefix(v, msalVerified) {
+		t.Fatalf("MSAL Go %s; managedCredential was verified against %sx: read apps/managedidentity AcquireToken (cache bypass with claims, claims not sent), then update msalVerified", v, msalVerified)
 	}
 }

@@ -192,6 +192,19 @@ func (s *Source) Token(ctx context.Context) (headers.Token, error) {
 	return tok, nil
 }
 
+// CertificateNotAfter returns when the certificate of a certificate
+// credential expires (after a reload of a changed file, the new one's),
+// and false for other credentials. Token refuses to sign with it after
+// that time, and warns through Config.Logger in the 30 days before; a
+// metric or an alert can watch it too, e.g. as a gauge of the seconds
+// left.
+func (s *Source) CertificateNotAfter() (time.Time, bool) {
+	if c, ok := s.cred.(*certificateCredential); ok {
+		return c.notAfter(), true
+	}
+	return time.Time{}, false
+}
+
 // InvalidateToken implements headers.Invalidator: the Provider calls it
 // with a token the server rejected before it calls Token for a
 // replacement. Token never answers from a cache, so the replacement comes
@@ -208,15 +221,17 @@ func (s *Source) Close() error {
 	return nil
 }
 
-// newRecordingClient wraps c, or a client with a private copy of
-// http.DefaultTransport when c is nil (own reports that case).
+// newRecordingClient wraps c, or when c is nil (own reports that case) a
+// client with a private copy of http.DefaultTransport that follows no
+// redirects: a 307 or 308 would send the token request, client secret or
+// assertion and all, to another address.
 func newRecordingClient(c *http.Client) (*recordingClient, bool) {
 	if c != nil {
 		return &recordingClient{client: c}, false
 	}
-	t, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return &recordingClient{client: &http.Client{}}, true
+	own := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		own.Transport = t.Clone()
 	}
-	return &recordingClient{client: &http.Client{Transport: t.Clone()}}, true
+	return &recordingClient{client: own}, true
 }

@@ -166,6 +166,9 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		if c.KeyFile != "" {
 			return Config{}, c.bothKeys()
 		}
+		if config.Quoted(pemKey) {
+			return Config{}, names.Errorf(true, "Key", "%s", config.QuotedHint)
+		}
 		if !strings.Contains(pemKey, "\n") {
 			// One-line settings (docker --env-file, some CI secret stores)
 			// carry PEM line breaks as the two characters \n.

@@ -30,6 +30,19 @@ const (
 	AuthPrivateKeyJWT = "private_key_jwt"
 )
 
+// The values of Config.AssertionAudience that are not a URL.
+const (
+	// AudienceTokenEndpoint makes a private_key_jwt assertion's "aud" the
+	// token endpoint's URL, as RFC 7523 (3) and OpenID Connect Core (9)
+	// describe and Okta, Entra ID, Keycloak and Ory Hydra accept.
+	AudienceTokenEndpoint = "token_endpoint"
+	// AudienceIssuer makes it the identity provider's issuer identifier,
+	// exactly as the discovery document names it: what Auth0 documents,
+	// and what the update of RFC 7523 (draft-ietf-oauth-rfc7523bis)
+	// requires of every server. It needs Config.Issuer.
+	AudienceIssuer = "issuer"
+)
+
 // Defaults.
 const (
 	// DefaultLifetime is how long a token is taken to be valid when the
@@ -57,22 +70,26 @@ const (
 	EnvAudience         = "TEMPORAL_OIDC_AUDIENCE"
 	EnvResource         = "TEMPORAL_OIDC_RESOURCE"
 	EnvAllowHTTP        = "TEMPORAL_OIDC_ALLOW_HTTP"
+	// EnvAssertionAudience sets AssertionAudience: token_endpoint, issuer
+	// or a URL.
+	EnvAssertionAudience = "TEMPORAL_OIDC_ASSERTION_AUDIENCE"
 )
 
 // names names Config's settings in errors.
 var names = config.Names{Config: "oidc.Config", Env: map[string]string{
-	"Issuer":           EnvIssuer,
-	"TokenURL":         EnvTokenURL,
-	"ClientID":         EnvClientID,
-	"ClientSecret":     EnvClientSecret,
-	"ClientSecretFile": EnvClientSecretFile,
-	"PrivateKeyFile":   EnvPrivateKeyFile,
-	"KeyID":            EnvKeyID,
-	"AuthMethod":       EnvAuthMethod,
-	"Scopes":           EnvScopes,
-	"Audience":         EnvAudience,
-	"Resource":         EnvResource,
-	"AllowHTTP":        EnvAllowHTTP,
+	"Issuer":            EnvIssuer,
+	"TokenURL":          EnvTokenURL,
+	"ClientID":          EnvClientID,
+	"ClientSecret":      EnvClientSecret,
+	"ClientSecretFile":  EnvClientSecretFile,
+	"PrivateKeyFile":    EnvPrivateKeyFile,
+	"KeyID":             EnvKeyID,
+	"AuthMethod":        EnvAuthMethod,
+	"Scopes":            EnvScopes,
+	"Audience":          EnvAudience,
+	"Resource":          EnvResource,
+	"AllowHTTP":         EnvAllowHTTP,
+	"AssertionAudience": EnvAssertionAudience,
 }}
 
 // A Config describes an OAuth 2.0 client that gets access tokens with the
@@ -119,6 +136,14 @@ type Config struct {
 	// key registered with the client at the identity provider. Default:
 	// the key's RFC 7638 thumbprint.
 	KeyID string
+	// AssertionAudience is the "aud" claim of private_key_jwt client
+	// assertions: AudienceTokenEndpoint, AudienceIssuer, or an absolute URL
+	// used as given (for an identity provider that wants yet another
+	// value). Identity providers differ: Auth0 documents its issuer
+	// ("https://<tenant>.auth0.com/", trailing slash included); Okta, Entra
+	// ID and Ory Hydra the token endpoint; Keycloak accepts either. Only
+	// with a private key. Default: AudienceTokenEndpoint.
+	AssertionAudience string
 	// AuthMethod is how the client authenticates: AuthSecretBasic,
 	// AuthSecretPost or AuthPrivateKeyJWT. Default: AuthSecretBasic with a
 	// secret, AuthPrivateKeyJWT with a key.
@@ -162,6 +187,7 @@ type Config struct {
 //	TEMPORAL_OIDC_CLIENT_SECRET_FILE ClientSecretFile
 //	TEMPORAL_OIDC_PRIVATE_KEY_FILE   PrivateKeyFile
 //	TEMPORAL_OIDC_KEY_ID             KeyID
+//	TEMPORAL_OIDC_ASSERTION_AUDIENCE AssertionAudience
 //	TEMPORAL_OIDC_AUTH_METHOD        AuthMethod
 //	TEMPORAL_OIDC_SCOPES             Scopes, separated by commas or spaces
 //	TEMPORAL_OIDC_AUDIENCE           Audience
@@ -175,16 +201,17 @@ type Config struct {
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	env := config.Lookup(lookup)
 	c := Config{
-		Issuer:           env.Get(EnvIssuer),
-		TokenURL:         env.Get(EnvTokenURL),
-		ClientID:         env.Get(EnvClientID),
-		ClientSecret:     env.Get(EnvClientSecret),
-		ClientSecretFile: env.Get(EnvClientSecretFile),
-		PrivateKeyFile:   env.Get(EnvPrivateKeyFile),
-		KeyID:            env.Get(EnvKeyID),
-		AuthMethod:       env.Get(EnvAuthMethod),
-		Audience:         env.Get(EnvAudience),
-		fromEnv:          true,
+		Issuer:            env.Get(EnvIssuer),
+		TokenURL:          env.Get(EnvTokenURL),
+		ClientID:          env.Get(EnvClientID),
+		ClientSecret:      env.Get(EnvClientSecret),
+		ClientSecretFile:  env.Get(EnvClientSecretFile),
+		PrivateKeyFile:    env.Get(EnvPrivateKeyFile),
+		KeyID:             env.Get(EnvKeyID),
+		AssertionAudience: env.Get(EnvAssertionAudience),
+		AuthMethod:        env.Get(EnvAuthMethod),
+		Audience:          env.Get(EnvAudience),
+		fromEnv:           true,
 	}
 	c.Scopes = strings.FieldsFunc(env.Get(EnvScopes), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 	var err error
@@ -295,6 +322,22 @@ func (c Config) check() (checked, error) {
 	if config.HasSpaceOrControl(c.KeyID) {
 		return checked{}, errf("KeyID", "%s contains white space or a control character", config.Quote(c.KeyID))
 	}
+	switch c.AssertionAudience {
+	case "", AudienceTokenEndpoint:
+	case AudienceIssuer:
+		if c.Issuer == "" {
+			return checked{}, errf("AssertionAudience", "%s needs %s: set %s instead of %s, or give the issuer's URL as %s",
+				AudienceIssuer, n("Issuer"), n("Issuer"), n("TokenURL"), n("AssertionAudience"))
+		}
+	default:
+		u, err := url.Parse(c.AssertionAudience)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || config.HasSpaceOrControl(c.AssertionAudience) {
+			return checked{}, errf("AssertionAudience", "%s: want %s, %s or an https:// URL", config.Quote(c.AssertionAudience), AudienceTokenEndpoint, AudienceIssuer)
+		}
+	}
+	if c.AssertionAudience != "" && k.method != AuthPrivateKeyJWT {
+		return checked{}, errf("AssertionAudience", "sets the audience of %s client assertions; this client uses %s", AuthPrivateKeyJWT, k.method)
+	}
 	for i, s := range c.Scopes {
 		if s == "" || config.HasSpaceOrControl(s) || strings.ContainsAny(s, `"\`) {
 			return checked{}, errf("Scopes", "entry %d: %s is not a scope (no white space, quotes or backslashes)", i+1, config.Quote(s))
@@ -350,8 +393,8 @@ func (c Config) String() string {
 	} else {
 		fmt.Fprintf(&b, "%s(%T)", config.Redacted, c.PrivateKey)
 	}
-	fmt.Fprintf(&b, ", PrivateKeyFile: %q, KeyID: %q, AuthMethod: %q, Scopes: %q, Audience: %q, Resource: %q, AllowHTTP: %t}",
-		c.PrivateKeyFile, c.KeyID, c.AuthMethod, c.Scopes, c.Audience, c.Resource, c.AllowHTTP)
+	fmt.Fprintf(&b, ", PrivateKeyFile: %q, KeyID: %q, AssertionAudience: %q, AuthMethod: %q, Scopes: %q, Audience: %q, Resource: %q, AllowHTTP: %t}",
+		c.PrivateKeyFile, c.KeyID, c.AssertionAudience, c.AuthMethod, c.Scopes, c.Audience, c.Resource, c.AllowHTTP)
 	return b.String()
 }
 

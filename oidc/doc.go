@@ -8,8 +8,10 @@
 // authenticates with client_secret_basic, client_secret_post or
 // private_key_jwt (RFC 7523, assertions signed ES256 or RS256 by
 // jwtkey.ClaimSigner); scope, audience (Auth0) and resource (RFC 8707)
-// parameters are sent as configured. The requests are made by
-// golang.org/x/oauth2/clientcredentials.
+// parameters are sent as configured. The token request is this package's
+// own (RFC 6749, 4.4.2), so that it reads every form of expires_in that
+// identity providers send and explains error answers without quoting them
+// whole.
 //
 // A Source makes one token request per call; NewProvider puts the
 // headers.Provider cache in front of it, which renews the token before it

@@ -9,15 +9,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/internal/config"
@@ -43,22 +43,25 @@ const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 // concurrent use. Build one with NewTokenSource.
 type Source struct {
 	checked
-	clientID   string
-	credential string // the Config field holding the credential
-	secret     string
-	secretFile string
-	signer     *jwtkey.ClaimSigner
-	scopes     []string
-	audience   string
-	resource   []string
-	allowHTTP  bool
-	http       *http.Client
-	ownHTTP    bool // http is defaultClient's: Close releases its connections
-	now        func() time.Time
-	fromEnv    bool
+	clientID          string
+	credential        string // the Config field holding the credential
+	secret            string
+	secretFile        string
+	signer            *jwtkey.ClaimSigner
+	scopes            []string
+	assertionAudience string // Config.AssertionAudience
+	issuerAsGiven     string // Config.Issuer
+	audience          string
+	resource          []string
+	allowHTTP         bool
+	http              *http.Client
+	ownHTTP           bool // http is defaultClient's: Close releases its connections
+	now               func() time.Time
+	fromEnv           bool
 
-	mu       sync.Mutex
-	endpoint string // discovered token endpoint
+	mu        sync.Mutex
+	endpoint  string // discovered token endpoint
+	docIssuer string // the issuer as the discovery document names it
 }
 
 var _ headers.TokenSource = (*Source)(nil)
@@ -74,17 +77,19 @@ func NewTokenSource(cfg Config) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{
-		checked:    k,
-		clientID:   cfg.ClientID,
-		secret:     cfg.ClientSecret,
-		secretFile: cfg.ClientSecretFile,
-		scopes:     slices.Clone(cfg.Scopes),
-		audience:   cfg.Audience,
-		resource:   slices.Clone(cfg.Resource),
-		allowHTTP:  cfg.AllowHTTP,
-		http:       cfg.HTTPClient,
-		now:        config.Clock(cfg.Clock).Now,
-		fromEnv:    cfg.fromEnv,
+		checked:           k,
+		clientID:          cfg.ClientID,
+		secret:            cfg.ClientSecret,
+		secretFile:        cfg.ClientSecretFile,
+		scopes:            slices.Clone(cfg.Scopes),
+		assertionAudience: cfg.AssertionAudience,
+		issuerAsGiven:     cfg.Issuer,
+		audience:          cfg.Audience,
+		resource:          slices.Clone(cfg.Resource),
+		allowHTTP:         cfg.AllowHTTP,
+		http:              cfg.HTTPClient,
+		now:               config.Clock(cfg.Clock).Now,
+		fromEnv:           cfg.fromEnv,
 	}
 	if s.http == nil {
 		s.http, s.ownHTTP = defaultClient(), true
@@ -142,10 +147,12 @@ func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
 // Issuer. A client secret file is read again first; a private_key_jwt
 // assertion is signed anew, with its own jti.
 //
-// Token.Expiry is the time of the answer plus its expires_in; without
-// expires_in, the access token's own "exp" claim when it is a JWT (read,
-// not verified: the Temporal server verifies it); else the time of the
-// answer plus DefaultLifetime.
+// Token.Expiry is the time of the answer plus its expires_in (a JSON
+// number in any form, or a string holding one; at most 2^31-1 seconds,
+// as golang.org/x/oauth2 caps it); without a positive expires_in, the
+// access token's own "exp" claim when it is a JWT (read, not verified:
+// the Temporal server verifies it); else the time of the answer plus
+// DefaultLifetime.
 //
 // An error answer is a *ResponseError (find it with errors.As), marked
 // with headers.WithRetryAfter when it carried Retry-After. Errors never
@@ -164,68 +171,179 @@ func (s *Source) Token(ctx context.Context) (headers.Token, error) {
 	if err != nil {
 		return headers.Token{}, err
 	}
-	cc := &clientcredentials.Config{
-		ClientID:       s.clientID,
-		TokenURL:       endpoint,
-		Scopes:         s.scopes,
-		EndpointParams: url.Values{},
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if len(s.scopes) > 0 {
+		form.Set("scope", strings.Join(s.scopes, " "))
 	}
 	if s.audience != "" {
-		cc.EndpointParams.Set("audience", s.audience)
+		form.Set("audience", s.audience)
 	}
 	if len(s.resource) > 0 {
-		cc.EndpointParams["resource"] = slices.Clone(s.resource)
+		form["resource"] = slices.Clone(s.resource)
 	}
 	var secrets []string
+	var basicUser, basicPass string
 	switch s.method {
 	case AuthSecretBasic, AuthSecretPost:
-		cc.AuthStyle = oauth2.AuthStyleInHeader
-		if s.method == AuthSecretPost {
-			cc.AuthStyle = oauth2.AuthStyleInParams
-		}
-		if cc.ClientSecret, err = s.clientSecret(); err != nil {
+		secret, err := s.clientSecret()
+		if err != nil {
 			return headers.Token{}, err
 		}
-		secrets = []string{cc.ClientSecret}
+		secrets = []string{secret, idperr.BasicCredential(s.clientID, secret)}
+		if s.method == AuthSecretBasic {
+			// RFC 6749 (2.3.1): each form-encoded before Basic encodes them.
+			basicUser, basicPass = url.QueryEscape(s.clientID), url.QueryEscape(secret)
+		} else {
+			form.Set("client_id", s.clientID)
+			form.Set("client_secret", secret)
+		}
 	case AuthPrivateKeyJWT:
-		cc.AuthStyle = oauth2.AuthStyleInParams // client_id only: the secret is empty
 		assertion, err := s.assertion(endpoint)
 		if err != nil {
 			return headers.Token{}, err
 		}
-		cc.EndpointParams.Set("client_assertion_type", assertionType)
-		cc.EndpointParams.Set("client_assertion", assertion)
+		form.Set("client_id", s.clientID)
+		form.Set("client_assertion_type", assertionType)
+		form.Set("client_assertion", assertion)
 		secrets = []string{assertion}
 	}
 	u, _ := url.Parse(endpoint)
-	tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
+	where := "oidc: POST " + idperr.URL(u)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return headers.Token{}, fmt.Errorf("%s: %w", where, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if basicUser != "" {
+		req.SetBasicAuth(basicUser, basicPass)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return headers.Token{}, fmt.Errorf("%s: no answer: %w", where, cerr)
+		}
+		return headers.Token{}, idperr.Scrubbed(err, where+": "+idperr.Scrub(err.Error(), secrets))
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponseSize+1))
 	now := s.now()
 	if err != nil {
-		return headers.Token{}, s.explain(ctx, u, err, now, secrets)
+		if cerr := ctx.Err(); cerr != nil {
+			return headers.Token{}, fmt.Errorf("%s: reading the answer: %w", where, cerr)
+		}
+		return headers.Token{}, idperr.Scrubbed(err, where+": reading the answer: "+idperr.Scrub(err.Error(), secrets))
 	}
-	if tok.AccessToken == "" {
-		return headers.Token{}, fmt.Errorf("oidc: POST %s: the answer holds no access_token", idperr.URL(u))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return headers.Token{}, s.answerError(u, resp, body, now, secrets)
 	}
-	if tt := tok.TokenType; tt != "" && !strings.EqualFold(tt, "bearer") {
-		return headers.Token{}, fmt.Errorf("oidc: POST %s: token_type %s: the Temporal server takes Bearer tokens", idperr.URL(u), config.Quote(tt))
+	if len(body) > maxTokenResponseSize {
+		return headers.Token{}, fmt.Errorf("%s: the answer is larger than %d bytes: not a token response", where, maxTokenResponseSize)
 	}
-	return headers.NewToken(tok.AccessToken, expiry(tok, now)), nil
+	ans, err := parseTokenAnswer(resp.Header.Get("Content-Type"), body)
+	if err != nil {
+		return headers.Token{}, fmt.Errorf("%s: unusable answer of %d bytes: %v", where, len(body), err)
+	}
+	if ans.errorCode != "" {
+		// Some servers answer errors with 200 OK.
+		return headers.Token{}, s.answerError(u, resp, body, now, secrets)
+	}
+	if ans.accessToken == "" {
+		return headers.Token{}, fmt.Errorf("%s: the answer holds no access_token", where)
+	}
+	if tt := ans.tokenType; tt != "" && !strings.EqualFold(tt, "bearer") {
+		return headers.Token{}, fmt.Errorf("%s: token_type %s: the Temporal server takes Bearer tokens", where, idperr.Quote(idperr.Text(tt, secrets, idperr.MaxField)))
+	}
+	return headers.NewToken(ans.accessToken, expiry(ans, now)), nil
 }
 
-// expiry is when tok expires: see Token.
-func expiry(tok *oauth2.Token, now time.Time) time.Time {
-	switch v := tok.Extra("expires_in").(type) {
-	case float64:
-		if v > 0 {
-			return now.Add(time.Duration(v) * time.Second)
+// maxTokenResponseSize bounds a token endpoint's answer, as x/oauth2 does.
+const maxTokenResponseSize = 1 << 20
+
+// answerError is the *ResponseError for an error answer, with its hint.
+func (s *Source) answerError(u *url.URL, resp *http.Response, body []byte, now time.Time, secrets []string) error {
+	e := responseError(http.MethodPost, u, resp, body, now, secrets)
+	s.hint(e)
+	return withRetryAfter(e)
+}
+
+// tokenAnswer is what a token endpoint answered (RFC 6749, 5.1 and 5.2).
+type tokenAnswer struct {
+	accessToken, tokenType, errorCode string
+	expiresIn                         time.Duration // 0 when absent, malformed or not positive
+}
+
+// parseTokenAnswer reads a token endpoint's answer: JSON, or a form for
+// the servers that answer application/x-www-form-urlencoded or text/plain
+// (GitHub's style, which x/oauth2 accepts too).
+func parseTokenAnswer(contentType string, body []byte) (tokenAnswer, error) {
+	ct, _, _ := mime.ParseMediaType(contentType)
+	if ct == "application/x-www-form-urlencoded" || ct == "text/plain" {
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return tokenAnswer{}, errors.New("malformed form")
 		}
-	case string: // some servers quote it
-		var secs json.Number = json.Number(v)
-		if n, err := secs.Int64(); err == nil && n > 0 {
-			return now.Add(time.Duration(n) * time.Second)
+		return tokenAnswer{accessToken: v.Get("access_token"), tokenType: v.Get("token_type"),
+			errorCode: v.Get("error"), expiresIn: lifetime(v.Get("expires_in"))}, nil
+	}
+	var a struct {
+		AccessToken json.RawMessage `json:"access_token"`
+		TokenType   json.RawMessage `json:"token_type"`
+		Error       json.RawMessage `json:"error"`
+		ExpiresIn   json.RawMessage `json:"expires_in"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return tokenAnswer{}, fmt.Errorf("malformed JSON at byte %d", se.Offset)
+		}
+		return tokenAnswer{}, errors.New("not a JSON object")
+	}
+	var ans tokenAnswer
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		to   *string
+	}{{"access_token", a.AccessToken, &ans.accessToken}, {"token_type", a.TokenType, &ans.tokenType}, {"error", a.Error, &ans.errorCode}} {
+		if len(f.raw) > 0 && string(f.raw) != "null" && json.Unmarshal(f.raw, f.to) != nil {
+			return tokenAnswer{}, fmt.Errorf("%s is not a string", f.name)
 		}
 	}
-	if exp, ok := jwtExpiry(tok.AccessToken); ok {
+	if len(a.ExpiresIn) > 0 {
+		var str string
+		if json.Unmarshal(a.ExpiresIn, &str) == nil {
+			ans.expiresIn = lifetime(str) // some servers quote it
+		} else {
+			ans.expiresIn = lifetime(string(a.ExpiresIn))
+		}
+	}
+	return ans, nil
+}
+
+// maxLifetime is the longest expires_in taken as is: 2^31-1 seconds, the
+// cap of x/oauth2, about 68 years.
+const maxLifetime = math.MaxInt32 * time.Second
+
+// lifetime reads expires_in, a number of seconds in any JSON form (3600,
+// 3600.5, 3.6e3); 0 when it is malformed or not positive, at most
+// maxLifetime.
+func lifetime(v string) time.Duration {
+	secs, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) || !(secs > 0) {
+		return 0
+	}
+	if secs >= maxLifetime.Seconds() {
+		return maxLifetime
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// expiry is when the token of ans expires: see Token.
+func expiry(ans tokenAnswer, now time.Time) time.Time {
+	if ans.expiresIn > 0 {
+		return now.Add(ans.expiresIn)
+	}
+	if exp, ok := jwtExpiry(ans.accessToken); ok {
 		return exp
 	}
 	return now.Add(DefaultLifetime)
@@ -248,11 +366,17 @@ func jwtExpiry(token string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	exp, err := claims.Exp.Float64()
-	if err != nil || exp <= 0 {
+	if err != nil || !(exp > 0) {
 		return time.Time{}, false
 	}
-	return time.Unix(int64(exp), 0), true
+	return time.Unix(int64(min(exp, maxUnix)), 0), true
 }
+
+// maxUnix is the latest "exp" taken as is: the end of year 9999.
+const maxUnix = 253402300799
+
+// maxListed is how many names of a discovery document's list an error shows.
+const maxListed = 10
 
 // clientSecret returns the secret, reading the file again if there is one.
 func (s *Source) clientSecret() (string, error) {
@@ -266,6 +390,20 @@ func (s *Source) readSecretFile() (string, error) {
 	return config.ReadSecretFile("client secret file", s.secretFile, maxSecretFileSize)
 }
 
+// assertionAud is the "aud" of an assertion for endpoint: see
+// Config.AssertionAudience.
+func (s *Source) assertionAud(endpoint string) string {
+	switch s.assertionAudience {
+	case "", AudienceTokenEndpoint:
+		return endpoint
+	case AudienceIssuer:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return config.OrDefault(s.docIssuer, s.issuerAsGiven)
+	}
+	return s.assertionAudience
+}
+
 // assertion signs a private_key_jwt client assertion for endpoint.
 func (s *Source) assertion(endpoint string) (string, error) {
 	var jti [16]byte
@@ -274,7 +412,7 @@ func (s *Source) assertion(endpoint string) (string, error) {
 	a, err := s.signer.Sign(map[string]any{
 		"iss": s.clientID,
 		"sub": s.clientID,
-		"aud": endpoint,
+		"aud": s.assertionAud(endpoint),
 		"jti": base64.RawURLEncoding.EncodeToString(jti[:]),
 		"iat": now.Unix(),
 		"exp": now.Add(AssertionLifetime).Unix(),
@@ -284,34 +422,6 @@ func (s *Source) assertion(endpoint string) (string, error) {
 	}
 	return a, nil
 }
-
-// explain turns an error from the oauth2 package into one that says what
-// happened without quoting credentials, tokens or whole bodies.
-func (s *Source) explain(ctx context.Context, u *url.URL, err error, now time.Time, secrets []string) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
-		e := responseError(http.MethodPost, u, re.Response, re.Body, now, secrets)
-		if e.StatusCode >= 200 && e.StatusCode <= 299 && e.ErrorCode == "" {
-			return fmt.Errorf("oidc: POST %s: unusable %s answer of %d bytes", idperr.URL(u), e.ContentType, e.BodyLength)
-		}
-		s.hint(e)
-		return withRetryAfter(e)
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		return fmt.Errorf("oidc: POST %s: no answer: %w", idperr.URL(u), cerr)
-	}
-	return &scrubbedError{err: err, msg: "oidc: POST " + idperr.URL(u) + ": " + idperr.Scrub(strings.TrimPrefix(err.Error(), "oauth2: "), secrets)}
-}
-
-// scrubbedError keeps an error's identity (for errors.Is and errors.As)
-// while replacing its message with a scrubbed one.
-type scrubbedError struct {
-	err error
-	msg string
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
 
 // tokenEndpoint returns the token URL, discovering it on first use.
 func (s *Source) tokenEndpoint(ctx context.Context) (string, error) {
@@ -323,46 +433,47 @@ func (s *Source) tokenEndpoint(ctx context.Context) (string, error) {
 	if s.endpoint != "" {
 		return s.endpoint, nil
 	}
-	endpoint, err := s.discover(ctx)
+	endpoint, issuer, err := s.discover(ctx)
 	if err != nil {
 		return "", err
 	}
-	s.endpoint = endpoint
+	s.endpoint, s.docIssuer = endpoint, issuer
 	return endpoint, nil
 }
 
-// discover reads the token endpoint from the issuer's OpenID Connect
-// discovery document (OpenID Connect Discovery 1.0, section 4).
-func (s *Source) discover(ctx context.Context) (string, error) {
+// discover reads the token endpoint, and the issuer as the document
+// names it, from the issuer's OpenID Connect discovery document (OpenID
+// Connect Discovery 1.0, section 4).
+func (s *Source) discover(ctx context.Context) (endpoint, issuer string, err error) {
 	u, _ := url.Parse(s.discovery)
 	where := "oidc: GET " + idperr.URL(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.discovery, nil)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", where, err)
+		return "", "", fmt.Errorf("%s: %w", where, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.http.Do(req)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return "", fmt.Errorf("%s: no answer: %w", where, cerr)
+			return "", "", fmt.Errorf("%s: no answer: %w", where, cerr)
 		}
-		return "", &scrubbedError{err: err, msg: where + ": " + idperr.Scrub(err.Error(), nil)}
+		return "", "", idperr.Scrubbed(err, where+": "+idperr.Scrub(err.Error(), nil))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDiscoverySize+1))
 	if err != nil {
-		return "", fmt.Errorf("%s: reading the answer: %w", where, err)
+		return "", "", fmt.Errorf("%s: reading the answer: %w", where, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := responseError(http.MethodGet, u, resp, body, s.now(), nil)
 		if e.StatusCode == http.StatusNotFound {
-			e.Setting = names.Of("Issuer", s.fromEnv)
-			e.Hint = fmt.Sprintf("no discovery document: check %s, or set %s to the token endpoint instead", e.Setting, names.Of("TokenURL", s.fromEnv))
+			e.Check = []string{names.Of("Issuer", s.fromEnv)}
+			e.Hint = fmt.Sprintf("no discovery document: check %s, or set %s to the token endpoint instead", e.Check[0], names.Of("TokenURL", s.fromEnv))
 		}
-		return "", withRetryAfter(e)
+		return "", "", withRetryAfter(e)
 	}
 	if len(body) > maxDiscoverySize {
-		return "", fmt.Errorf("%s: the answer is larger than %d bytes: not a discovery document", where, maxDiscoverySize)
+		return "", "", fmt.Errorf("%s: the answer is larger than %d bytes: not a discovery document", where, maxDiscoverySize)
 	}
 	var doc struct {
 		Issuer        string   `json:"issuer"`
@@ -370,26 +481,26 @@ func (s *Source) discover(ctx context.Context) (string, error) {
 		AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("%s: not a discovery document (a JSON object): %v", where, err)
+		return "", "", fmt.Errorf("%s: not a discovery document (a JSON object): %v", where, err)
 	}
 	issuerSetting := names.Of("Issuer", s.fromEnv)
 	if strings.TrimSuffix(doc.Issuer, "/") != s.issuer {
-		return "", &headers.ConfigError{Setting: issuerSetting,
+		return "", "", &headers.ConfigError{Setting: issuerSetting,
 			Err: fmt.Errorf("%s: the document names the issuer %s, not %s: set %s to the issuer exactly as the identity provider names it",
 				where, config.Quote(doc.Issuer), config.Quote(s.issuer), issuerSetting)}
 	}
 	if doc.TokenEndpoint == "" {
-		return "", fmt.Errorf("%s: the document names no token_endpoint", where)
+		return "", "", fmt.Errorf("%s: the document names no token_endpoint", where)
 	}
 	c := Config{AllowHTTP: s.allowHTTP, fromEnv: s.fromEnv}
 	if err := c.checkURL(doc.TokenEndpoint); err != nil {
-		return "", fmt.Errorf("%s: token_endpoint: %w", where, err)
+		return "", "", fmt.Errorf("%s: token_endpoint: %w", where, err)
 	}
 	if len(doc.AuthMethods) > 0 && !slices.Contains(doc.AuthMethods, s.method) {
-		return "", &headers.ConfigError{Setting: names.Of("AuthMethod", s.fromEnv),
-			Err: fmt.Errorf("the identity provider does not support %s; it supports %s", s.method, strings.Join(doc.AuthMethods, ", "))}
+		return "", "", &headers.ConfigError{Setting: names.Of("AuthMethod", s.fromEnv),
+			Err: fmt.Errorf("the identity provider does not support %s; it supports %s", s.method, idperr.List(doc.AuthMethods, maxListed))}
 	}
-	return doc.TokenEndpoint, nil
+	return doc.TokenEndpoint, doc.Issuer, nil
 }
 
 // Close releases the idle connections of the HTTP transport the Source

@@ -7,20 +7,24 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/headers/clocktest"
+	"github.com/temporalauth/temporalauth/internal/idperr"
 	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
@@ -232,7 +236,7 @@ func TestDiscovery(t *testing.T) {
 	cfg.Issuer = idp.URL + "/nowhere"
 	_, err = newSource(t, cfg).Token(context.Background())
 	var re *ResponseError
-	if !errors.As(err, &re) || re.StatusCode != 404 || re.Setting != EnvIssuer || !strings.Contains(err.Error(), EnvTokenURL) {
+	if !errors.As(err, &re) || re.StatusCode != 404 || len(re.Check) != 1 || re.Check[0] != EnvIssuer || !strings.Contains(err.Error(), EnvTokenURL) {
 		t.Errorf("no discovery document: %v", err)
 	}
 }
@@ -260,6 +264,10 @@ func TestErrorAnswers(t *testing.T) {
 		{name: "429", status: 429, header: map[string]string{"Retry-After": "7"}, body: `{"error":"slow_down"}`, code: "slow_down", retryAfter: 7 * time.Second, contains: []string{"retry after 7s"}},
 		{name: "503 date", status: 503, header: map[string]string{"Retry-After": time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)},
 			body: "<html>maintenance</html>", ctype: "text/html", retryAfter: 89 * time.Second, contains: []string{"unexpected text/html response of 24 bytes"}},
+		{name: "echoed Basic credential", status: 401, body: `{"error":"invalid_client","error_description":"bad header Authorization: Basic ` +
+			idperr.BasicCredential("w", testSecret) + `"}`, code: "invalid_client", setting: EnvClientSecret, contains: []string{`"bad header Authorization: Basic REDACTED"`}},
+		{name: "control characters", status: 400, body: `{"error":"invalid_request","error_description":"bad\u001b[2J\u0007 request\u2028level=ERROR forged"}`,
+			code: "invalid_request", contains: []string{`"bad [2J  request"`}},
 		{name: "token in description", status: 400, body: `{"error":"invalid_grant","error_description":"bad eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln\nsecond line"}`,
 			code: "invalid_grant", contains: []string{"bad REDACTED"}},
 	}
@@ -286,8 +294,12 @@ func TestErrorAnswers(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("error %v (%T), want a *ResponseError", err, err)
 			}
-			if re.StatusCode != tt.status || re.ErrorCode != tt.code || re.Setting != tt.setting {
-				t.Errorf("status %d code %q setting %q, want %d %q %q", re.StatusCode, re.ErrorCode, re.Setting, tt.status, tt.code, tt.setting)
+			var setting string
+			if len(re.Check) > 0 {
+				setting = re.Check[0]
+			}
+			if re.StatusCode != tt.status || re.ErrorCode != tt.code || setting != tt.setting {
+				t.Errorf("status %d code %q check %q, want %d %q %q", re.StatusCode, re.ErrorCode, re.Check, tt.status, tt.code, tt.setting)
 			}
 			ra, ok := headers.RetryAfter(err)
 			if tt.retryAfter == 0 && ok {
@@ -302,7 +314,10 @@ func TestErrorAnswers(t *testing.T) {
 					t.Errorf("error %q lacks %q", msg, s)
 				}
 			}
-			for _, s := range []string{testSecret, "eyJ", "second line", "<html>"} {
+			if strings.ContainsFunc(msg, func(r rune) bool { return unicode.IsControl(r) || r == '\u2028' }) {
+				t.Errorf("error %q holds a control character", msg)
+			}
+			for _, s := range []string{testSecret, idperr.BasicCredential("w", testSecret), "eyJ", "second line", "forged", "<html>"} {
 				if strings.Contains(msg, s) {
 					t.Errorf("error %q holds %q", msg, s)
 				}
@@ -319,7 +334,7 @@ func TestPrivateKeyJWTErrorsNameKey(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	_, err := newSource(t, Config{TokenURL: idp.tokenURL(), ClientID: "w", PrivateKey: key}).Token(context.Background())
 	var re *ResponseError
-	if !errors.As(err, &re) || re.Setting != "oidc.Config.PrivateKey" || !strings.Contains(err.Error(), "private_key_jwt") {
+	if !errors.As(err, &re) || len(re.Check) == 0 || re.Check[0] != "oidc.Config.PrivateKey" || !strings.Contains(err.Error(), "private_key_jwt") {
 		t.Errorf("invalid_client with a key: %v", err)
 	}
 	if strings.Contains(err.Error(), idp.last(t).Form.Get("client_assertion")) {
@@ -340,6 +355,15 @@ func TestExpiry(t *testing.T) {
 	}{
 		{"expires_in", map[string]any{"access_token": jwtToken, "expires_in": 60}, clock.Now().Add(time.Minute)},
 		{"quoted expires_in", map[string]any{"access_token": "opaque", "expires_in": "120"}, clock.Now().Add(2 * time.Minute)},
+		{"fractional expires_in", map[string]any{"access_token": "opaque", "expires_in": 3600.5}, clock.Now().Add(time.Hour + 500*time.Millisecond)},
+		{"exponent expires_in", map[string]any{"access_token": "opaque", "expires_in": json.RawMessage("3.6e3")}, clock.Now().Add(time.Hour)},
+		{"quoted fractional expires_in", map[string]any{"access_token": "opaque", "expires_in": "90.25"}, clock.Now().Add(90250 * time.Millisecond)},
+		// x/oauth2 caps expires_in at 2^31-1 seconds (68 years): so does Token,
+		// rather than overflow into the past.
+		{"huge expires_in", map[string]any{"access_token": "opaque", "expires_in": 1e10}, clock.Now().Add(math.MaxInt32 * time.Second)},
+		{"huge quoted expires_in", map[string]any{"access_token": "opaque", "expires_in": "1e300"}, clock.Now().Add(math.MaxInt32 * time.Second)},
+		{"zero expires_in", map[string]any{"access_token": "opaque", "expires_in": 0}, clock.Now().Add(DefaultLifetime)},
+		{"null expires_in", map[string]any{"access_token": "opaque", "expires_in": nil}, clock.Now().Add(DefaultLifetime)},
 		{"JWT exp", map[string]any{"access_token": jwtToken, "token_type": "bearer"}, time.Unix(jwtExp, 0)},
 		{"opaque", map[string]any{"access_token": "opaque", "token_type": "Bearer"}, clock.Now().Add(DefaultLifetime)},
 	}
@@ -487,5 +511,79 @@ func TestNewProviderChecksOptions(t *testing.T) {
 		headers.Options{Header: "bad header"})
 	if !isConfigError(err, "headers.Options.Header") {
 		t.Errorf("NewProvider with a bad header name: %v", err)
+	}
+}
+
+// TestDiscoveryAuthMethodsBounded checks that a discovery document's
+// token_endpoint_auth_methods_supported reaches the error bounded, one
+// line, without control characters.
+func TestDiscoveryAuthMethodsBounded(t *testing.T) {
+	idp := newFakeIdP(t)
+	methods := []string{"client_secret_basic", "x\x1b[2J\r\n2026-01-01T00:00:00Z level=ERROR msg=forged"}
+	for i := range 5000 {
+		methods = append(methods, fmt.Sprintf("method_%d", i))
+	}
+	idp.discovery = map[string]any{"issuer": idp.URL, "token_endpoint": idp.tokenURL(), "token_endpoint_auth_methods_supported": methods}
+	_, err := newSource(t, Config{Issuer: idp.URL, ClientID: "w", ClientSecret: testSecret, AuthMethod: AuthSecretPost}).Token(context.Background())
+	if !isConfigError(err, "oidc.Config.AuthMethod") {
+		t.Fatalf("unsupported auth method: %v", err)
+	}
+	msg := err.Error()
+	if len(msg) > 2000 || strings.ContainsFunc(msg, unicode.IsControl) || strings.Contains(msg, "method_4999") {
+		t.Errorf("error of %d bytes: %q", len(msg), msg[:min(len(msg), 400)])
+	}
+	if !strings.Contains(msg, "supports client_secret_basic, ") || !strings.Contains(msg, "more") {
+		t.Errorf("error does not list the methods: %q", msg[:min(len(msg), 400)])
+	}
+}
+
+func TestAssertionAudience(t *testing.T) {
+	idp := newFakeIdP(t)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	aud := func(t *testing.T, cfg Config) any {
+		t.Helper()
+		if _, err := newSource(t, cfg).Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var claims jwt.MapClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(idp.last(t).Form.Get("client_assertion"), &claims); err != nil {
+			t.Fatal(err)
+		}
+		return claims["aud"]
+	}
+	// The issuer as the discovery document names it, trailing slash and
+	// all (Auth0's issuer ends in one).
+	idp.discovery = map[string]any{"issuer": idp.URL + "/", "token_endpoint": idp.tokenURL()}
+	if got := aud(t, Config{Issuer: idp.URL, ClientID: "w", PrivateKey: key, AssertionAudience: AudienceIssuer}); got != idp.URL+"/" {
+		t.Errorf("aud %v with AudienceIssuer, want %q", got, idp.URL+"/")
+	}
+	if got := aud(t, Config{Issuer: idp.URL, ClientID: "w", PrivateKey: key}); got != idp.tokenURL() {
+		t.Errorf("aud %v by default, want the token endpoint %q", got, idp.tokenURL())
+	}
+	if got := aud(t, Config{TokenURL: idp.tokenURL(), ClientID: "w", PrivateKey: key, AssertionAudience: "https://idp.example.com/"}); got != "https://idp.example.com/" {
+		t.Errorf("aud %v with a URL, want it as given", got)
+	}
+
+	for _, tc := range []struct {
+		env     map[string]string
+		setting string
+	}{
+		// No issuer to name.
+		{map[string]string{EnvTokenURL: idp.tokenURL(), EnvAssertionAudience: "issuer"}, EnvAssertionAudience},
+		{map[string]string{EnvIssuer: idp.URL, EnvAssertionAudience: "not a url"}, EnvAssertionAudience},
+		// A client secret sends no assertion.
+		{map[string]string{EnvIssuer: idp.URL, EnvAssertionAudience: "issuer", EnvClientSecret: testSecret}, EnvAssertionAudience},
+	} {
+		tc.env[EnvClientID] = "w"
+		if tc.env[EnvClientSecret] == "" {
+			tc.env[EnvPrivateKeyFile] = "/nonexistent.pem"
+		}
+		if _, err := ConfigFromLookup(env(tc.env)); !isConfigError(err, tc.setting) {
+			t.Errorf("ConfigFromLookup(%v): %v, want a ConfigError for %s", tc.env, err, tc.setting)
+		}
+	}
+	cfg, err := ConfigFromLookup(env(map[string]string{EnvIssuer: idp.URL, EnvClientID: "w", EnvPrivateKeyFile: "/k.pem", EnvAssertionAudience: "issuer"}))
+	if err != nil || cfg.AssertionAudience != AudienceIssuer {
+		t.Errorf("ConfigFromLookup: %v, AssertionAudience %q", err, cfg.AssertionAudience)
 	}
 }

@@ -16,6 +16,11 @@ import (
 // so a minute's delay in noticing a new token is harmless.
 const DefaultPollInterval = time.Minute
 
+// MinPollInterval is the shortest Config.PollInterval accepted: a shorter
+// one is most likely a number of seconds given without its unit (30 is
+// 30 ns), and would read the file on nearly every call.
+const MinPollInterval = time.Second
+
 // maxTokenFileSize bounds how much of a token file is read: a file holds one
 // token, and a larger file is most likely the wrong file.
 const maxTokenFileSize = 64 << 10
@@ -60,8 +65,8 @@ type Config struct {
 	// kubelet does): a file rewritten in place can be read half-written.
 	TokenFile string
 	// PollInterval is how long a token read from TokenFile is used before
-	// the file is read again. Only with TokenFile; negative is an error.
-	// Default: DefaultPollInterval.
+	// the file is read again. Only with TokenFile; at least
+	// MinPollInterval (one second). Default: DefaultPollInterval.
 	PollInterval time.Duration
 	// Clock tells the time expiry is checked against. Default: the system
 	// clock; NewProvider uses its headers.Options.Clock.
@@ -111,6 +116,9 @@ func (c Config) check() (headers.Token, error) {
 			names.Of("TokenFile", c.fromEnv), names.Of("Token", c.fromEnv))
 	case c.PollInterval < 0:
 		return headers.Token{}, errf("PollInterval", "%s is negative", c.PollInterval)
+	case c.PollInterval > 0 && c.PollInterval < MinPollInterval:
+		return headers.Token{}, errf("PollInterval", "%s is below the minimum of %s: give a duration with its unit, such as 30 * time.Second",
+			c.PollInterval, MinPollInterval)
 	case c.TokenFile != "":
 		return headers.Token{}, nil
 	case c.PollInterval != 0:

@@ -256,6 +256,17 @@ func TestNewFileRejectsOptions(t *testing.T) {
 		t.Errorf("negative poll interval: error %v", err)
 	}
 	assertSetting(t, err, "static.Config.PollInterval")
+	// 30 meant as seconds is 30 ns: the file would be read on every call.
+	for _, d := range []time.Duration{30, time.Millisecond, static.MinPollInterval - 1} {
+		_, err = static.NewTokenSource(static.Config{TokenFile: path, PollInterval: d})
+		if err == nil || !strings.Contains(err.Error(), "below the minimum of 1s") || !strings.Contains(err.Error(), "time.Second") {
+			t.Errorf("poll interval %v: error %v", d, err)
+		}
+		assertSetting(t, err, "static.Config.PollInterval")
+	}
+	if _, err := static.NewTokenSource(static.Config{TokenFile: path, PollInterval: static.MinPollInterval}); err != nil {
+		t.Errorf("poll interval MinPollInterval: %v", err)
+	}
 	_, err = static.NewTokenSource(static.Config{Token: "opaque", PollInterval: time.Second})
 	if err == nil || err.Error() != "static.Config.PollInterval: only used with static.Config.TokenFile: a fixed token is never read again" {
 		t.Errorf("poll interval with a fixed token: error %v", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
+	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 // Errors a token can fail with. They are wrapped with the setting or file at
@@ -16,7 +17,8 @@ var (
 	ErrEmptyToken = errors.New("token is empty")
 	// ErrMalformedToken reports a token that cannot be sent as it is: it
 	// contains inner whitespace, a control or non-ASCII character, or a
-	// "Bearer" scheme, or it is a JWT whose payload or exp claim is invalid.
+	// "Bearer" scheme, or is wrapped in quotes, or it is a JWT whose payload
+	// or exp claim is invalid.
 	ErrMalformedToken = errors.New("malformed token")
 	// ErrExpiredToken reports a JWT whose exp claim has passed.
 	ErrExpiredToken = errors.New("token has expired")
@@ -38,6 +40,9 @@ func ParseToken(value string) (headers.Token, error) {
 	v := strings.TrimSpace(value)
 	if v == "" {
 		return headers.Token{}, ErrEmptyToken
+	}
+	if config.Quoted(v) {
+		return headers.Token{}, fmt.Errorf("%w: %s", ErrMalformedToken, config.QuotedHint)
 	}
 	if len(v) > len(bearerPrefix) && strings.EqualFold(v[:len(bearerPrefix)], bearerPrefix) {
 		return headers.Token{}, fmt.Errorf("%w: it starts with the Bearer scheme; give the token alone", ErrMalformedToken)

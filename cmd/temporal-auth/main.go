@@ -3,10 +3,10 @@
 //
 // Usage:
 //
-//	temporal-auth keygen [--rsa] [--bits 2048] [--out key.pem] [--pub FILE] [--force]
+//	temporal-auth keygen [--rsa [--bits 2048]] [--out key.pem] [--pub FILE] [--force]
 //	temporal-auth jwks KEYFILE|DIR...
 //	temporal-auth serve-jwks [--addr 127.0.0.1:0] KEYFILE|DIR...
-//	temporal-auth token [--provider jwt|azure|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 1h] [--export] ...
+//	temporal-auth token [--provider jwt|azure|oidc|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 10m] [--subject S] [--issuer I] [--audience A,...] [--claim-name C] [--scope S] [--export [--tls=false]]
 //	temporal-auth inspect [--jwks URL|FILE] [--claim-name permissions] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [TOKEN|-|@FILE]
 //	temporal-auth check-server (--config FILE | --env) [--strict]
 //	temporal-auth version

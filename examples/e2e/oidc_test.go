@@ -282,8 +282,8 @@ func TestOIDCBadCredentials(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("Token: %v (%T), want an *oidc.ResponseError", err, err)
 			}
-			if re.ErrorCode != tc.code || re.Setting != tc.setting {
-				t.Errorf("error code %q setting %q, want %q and %q", re.ErrorCode, re.Setting, tc.code, tc.setting)
+			if re.ErrorCode != tc.code || len(re.Check) == 0 || re.Check[0] != tc.setting {
+				t.Errorf("error code %q check %q, want %q and %q first", re.ErrorCode, re.Check, tc.code, tc.setting)
 			}
 			for _, s := range tc.names {
 				if !strings.Contains(err.Error(), s) {

@@ -46,6 +46,16 @@ func Quote(v string) string {
 	return fmt.Sprintf("%q", v)
 }
 
+// Quoted reports whether v is wrapped in a pair of double or single
+// quotes, as docker --env-file, Compose env_file and some .env loaders
+// leave a value written as KEY="value".
+func Quoted(v string) bool {
+	return len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0]
+}
+
+// QuotedHint is what an error about a Quoted value says.
+const QuotedHint = "the value is enclosed in quotes, which docker --env-file and some .env loaders keep as part of it: remove them"
+
 // Clock returns c, or the system clock when c is nil.
 func Clock(c headers.Clock) headers.Clock {
 	if c == nil {
