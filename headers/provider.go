@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -31,8 +32,13 @@ const (
 	// reading the wall clock while it serves a fresh token; see
 	// Options.WallClockCheck.
 	DefaultWallClockCheck = time.Second
+	// MinWallClockCheck is the smallest positive Options.WallClockCheck:
+	// each period arms a timer, and a shorter one (a unit typo, such as 1
+	// for one nanosecond) burns a core.
+	MinWallClockCheck = 10 * time.Millisecond
 	// CloseTimeout bounds how long Close waits for a call to the source
-	// that ignores the cancellation of its context.
+	// that ignores the cancellation of its context, or for the source's
+	// own Close.
 	CloseTimeout = time.Second
 )
 
@@ -46,8 +52,11 @@ type Options struct {
 	// next one, in the background, while it keeps serving the current
 	// token. A leeway longer than half the time a token has left when it
 	// arrives is shortened to that half, so short-lived tokens are not
-	// refetched on every call. Default: the smaller of MaxDefaultLeeway and
-	// a quarter of the token's lifetime.
+	// refetched on every call. Each renewal point is jittered within the
+	// leeway, so that a fleet started together does not renew together:
+	// a token is renewed between the full leeway and three quarters of it
+	// before it expires, at a uniformly random point. Default: the smaller
+	// of MaxDefaultLeeway and a quarter of the token's lifetime.
 	Leeway time.Duration
 
 	// RefreshTimeout bounds each call to the source. Default:
@@ -101,6 +110,30 @@ type Options struct {
 	// goroutine that made it. It must not block. It may call Close. A panic
 	// in it is recovered and logged. Default: none.
 	OnRefresh func(RefreshEvent)
+
+	// RotationGrace bounds how long RetryUnauthorized holds a call that
+	// the server refused for a token signed with a key it has not
+	// accepted from this Provider yet, retrying it with backoff (within
+	// the call's own context), when no token the server accepted is
+	// valid any more. A server learns a new signing key only at its next
+	// JWKS refresh (its refreshInterval: one minute in the Helm chart).
+	//
+	// While the last token the server accepted is still valid, a call
+	// refused with the newest token is not held but retried at once with
+	// that token, which is served until the server accepts the new key
+	// or it expires: the rotation grace. One call per
+	// RotationProbeInterval tries the newest token meanwhile. A refusal
+	// of a token whose key the server accepted before (a revoked token, a
+	// permission removed) is never held, and a grace ends as soon as the
+	// server refuses the accepted token too (a key withdrawn): such calls
+	// fail as they would without a grace. A negative value turns the
+	// grace and holding off. Default: DefaultRotationGrace.
+	RotationGrace time.Duration
+
+	// OnRotation is called at each step of a key rotation (see
+	// RotationKind), for metrics. It must not block. A panic in it is
+	// recovered and logged. Default: none.
+	OnRotation func(RotationEvent)
 }
 
 // Validate reports an Options field that New cannot use, naming it. A
@@ -109,6 +142,10 @@ type Options struct {
 func (o Options) Validate() error {
 	if err := validKey(strings.ToLower(o.Header)); o.Header != "" && err != nil {
 		return &ConfigError{Setting: "headers.Options.Header", Err: fmt.Errorf("%q: %w", o.Header, err)}
+	}
+	if o.WallClockCheck > 0 && o.WallClockCheck < MinWallClockCheck {
+		return &ConfigError{Setting: "headers.Options.WallClockCheck", Err: fmt.Errorf("%v is below the minimum %v (a unit typo? it is a time.Duration: write 2*time.Second; a negative value reads the clock on every call)",
+			o.WallClockCheck, MinWallClockCheck)}
 	}
 	if o.Scheme != "" {
 		if i := strings.IndexFunc(o.Scheme, func(r rune) bool { return r <= ' ' || r > '~' }); i >= 0 {
@@ -128,6 +165,8 @@ func validKey(key string) error {
 		}
 	}
 	switch {
+	case strings.HasSuffix(key, "-bin"):
+		return errors.New("a -bin key carries binary values, which gRPC base64-encodes, and the server reads the token as text")
 	case strings.HasPrefix(key, "grpc-"):
 		return errors.New("the grpc- prefix is reserved for gRPC itself")
 	case key == "content-type" || key == "user-agent" || key == "te":
@@ -177,6 +216,15 @@ type Stats struct {
 	LastError error
 	// Refreshing reports whether a call to the source is under way.
 	Refreshing bool
+	// Rotating reports whether a rotation grace or hold is on (see
+	// Options.RotationGrace).
+	Rotating bool
+	// SavedCalls counts calls the server refused with the newest token
+	// that succeeded when retried with the token it accepted last.
+	SavedCalls int64
+	// HeldCalls counts calls held while the server did not accept the
+	// newest token's key.
+	HeldCalls int64
 }
 
 // A Provider caches the token from a TokenSource and serves it as gRPC
@@ -204,7 +252,18 @@ type Provider struct {
 	clock   Clock
 	check   time.Duration // WallClockCheck: > 0 a bound, < 0 every call
 	observe func(RefreshEvent)
-	cfgErr  error // from Options.Validate; returned by every call
+	cfgErr  error         // from Options.Validate; returned by every call
+	grace   time.Duration // RotationGrace; < 0 off
+
+	onRotation func(RotationEvent)
+	rot        atomic.Pointer[rotation] // the grace or hold under way; nil if none
+	saved      atomic.Int64
+	held       atomic.Int64
+	// accepted is the last token a call succeeded with, as far as
+	// RetryUnauthorized saw; guarded by mu.
+	accepted *cached
+	// closingSource is set once the source's Close has been called.
+	closingSource atomic.Bool
 
 	cur     atomic.Pointer[cached] // the token being served; nil if none
 	flight  atomic.Pointer[flight] // the refresh under way; nil if none
@@ -246,7 +305,9 @@ type cached struct {
 	refreshAt  time.Time
 	fetched    time.Time
 	stale      atomic.Bool
-	rejectedAt time.Time // the last rejection that asked for a new token; guarded by Provider.mu
+	rejectedAt time.Time   // the last rejection that asked for a new token; guarded by Provider.mu
+	kid        string      // the JWT's kid, or ""
+	accepted   atomic.Bool // a call succeeded with it
 }
 
 // flight is one call to the source; done closes when it ends.
@@ -273,6 +334,12 @@ func New(src TokenSource, opts Options) *Provider {
 		check:   opts.WallClockCheck,
 		observe: opts.OnRefresh,
 		stopped: make(chan struct{}),
+		grace:   opts.RotationGrace,
+
+		onRotation: opts.OnRotation,
+	}
+	if p.grace == 0 {
+		p.grace = DefaultRotationGrace
 	}
 	if p.name == "" {
 		if s, ok := src.(fmt.Stringer); ok {
@@ -368,6 +435,11 @@ func (p *Provider) getStale(ctx context.Context) (*cached, error) {
 				p.start(now, true, false)
 			}
 			return c, nil
+		}
+		if r := p.rot.Load(); r != nil && r.old == c {
+			if n := p.graceExpired(r, now); n != nil {
+				return n, nil
+			}
 		}
 	}
 	return p.wait(ctx)
@@ -469,12 +541,13 @@ func (p *Provider) refresh(f *flight) {
 	now := end.Round(0)
 	tok.Expiry, tok.RefreshAt = tok.Expiry.Round(0), tok.RefreshAt.Round(0)
 	if err == nil {
-		err = checkToken(tok, now)
+		err = checkToken(tok, now, p.scheme)
 	}
 	ev := RefreshEvent{Source: p.name, Background: f.background, Took: end.Sub(began)}
 	var (
 		newTok *jwtinfo.Info // set when the token is one not installed before
 		oldKid string        // set when its kid differs from the last token's
+		rotEv  *RotationEvent
 	)
 
 	p.mu.Lock()
@@ -509,7 +582,10 @@ func (p *Provider) refresh(f *flight) {
 		p.refreshes.Add(1)
 		p.retryAt.Store(0)
 		f.cur = p.newCached(tok, now)
-		p.install(f.cur, now)
+		var install bool
+		if install, rotEv = p.refreshedLocked(f.cur, now); install {
+			p.install(f.cur, now)
+		}
 		ev.Expiry, ev.TimeLeft = tok.Expiry, timeLeft(tok, now)
 		if tok.Value() != p.lastValue {
 			info, isJWT := jwtinfo.Read(tok.Value())
@@ -526,6 +602,7 @@ func (p *Provider) refresh(f *flight) {
 	// OnRefresh may call Close.
 	p.wg.Done()
 	defer close(f.done) // after the event is out, so waiters see it
+	p.emitRotation(rotEv)
 
 	if ev.Err != nil {
 		p.log.Warn("temporalauth: token refresh failed", "source", p.name,
@@ -594,6 +671,7 @@ func (p *Provider) newCached(tok Token, now time.Time) *cached {
 		headers:   map[string]string{p.header: p.scheme + " " + tok.Value()},
 		refreshAt: farFuture,
 		fetched:   now,
+		kid:       kidOf(tok),
 	}
 	if !tok.Expiry.IsZero() {
 		left := tok.Expiry.Sub(now)
@@ -604,10 +682,13 @@ func (p *Provider) newCached(tok Token, now time.Time) *cached {
 		// Never plan the next refresh sooner than halfway to expiry: a
 		// source that hands back the same cached token (MSAL does, inside
 		// its own 5-minute buffer) must not be asked again on every call.
-		c.refreshAt = tok.Expiry.Add(-min(leeway, left/2))
+		leeway = min(leeway, left/2)
+		// Spread a fleet's renewals over the last quarter of the leeway.
+		leeway -= time.Duration(float64(leeway/4) * jitter())
+		c.refreshAt = tok.Expiry.Add(-leeway)
 	}
-	if tok.RefreshAt.After(now) && tok.RefreshAt.Before(c.refreshAt) {
-		c.refreshAt = tok.RefreshAt
+	if !tok.RefreshAt.IsZero() && tok.RefreshAt.Before(c.refreshAt) {
+		c.refreshAt = tok.RefreshAt // in the past: at once
 	}
 	return c
 }
@@ -619,11 +700,11 @@ func (p *Provider) install(c *cached, now time.Time) {
 		p.timer.Stop()
 		p.timer = nil
 	}
-	if c != nil && c.refreshAt != farFuture && p.check < 0 {
-		c.stale.Store(true) // getStale reads the clock on every call
+	if c != nil && c.refreshAt != farFuture && (p.check < 0 || !now.Before(c.refreshAt)) {
+		c.stale.Store(true) // getStale reads the clock (on every call, or now: a refresh is due)
 	}
 	p.cur.Store(c)
-	if c != nil && c.refreshAt != farFuture && p.check > 0 {
+	if c != nil && c.refreshAt != farFuture && p.check > 0 && !c.stale.Load() {
 		p.arm(c, now)
 	}
 }
@@ -655,11 +736,18 @@ func (p *Provider) judge(c *cached) {
 // farFuture is the refresh time of a token that never expires.
 var farFuture = time.Unix(1<<62, 0)
 
-// checkToken rejects a token the Provider must not serve. Its errors
-// never show the token.
-func checkToken(tok Token, now time.Time) error {
+// jitter returns a uniformly random number in [0, 1) that places a
+// renewal within the leeway; tests replace it.
+var jitter = rand.Float64
+
+// checkToken rejects a token the Provider must not serve, sent after
+// scheme. Its errors never show the token.
+func checkToken(tok Token, now time.Time, scheme string) error {
 	if tok.Value() == "" {
 		return errors.New("source returned an empty token")
+	}
+	if v := tok.Value(); len(v) > len(scheme) && strings.EqualFold(v[:len(scheme)], scheme) && v[len(scheme)] == ' ' {
+		return fmt.Errorf("source returned a token that begins with the scheme %q; a TokenSource returns the credential alone, and the Provider adds Options.Scheme", scheme)
 	}
 	for i := range len(tok.Value()) {
 		if c := tok.Value()[i]; c < ' ' || c > '~' {
@@ -703,7 +791,9 @@ func (p *Provider) Invalidate() {
 	}
 	p.install(nil, time.Time{})
 	p.retryAt.Store(0)
+	ev := p.dropRotationLocked(p.now())
 	p.mu.Unlock()
+	p.emitRotation(ev)
 }
 
 // Stats returns a snapshot of the Provider's state.
@@ -715,6 +805,9 @@ func (p *Provider) Stats() Stats {
 		ConsecutiveFailures: p.failures,
 		LastError:           p.lastErr,
 		Refreshing:          p.flight.Load() != nil,
+		Rotating:            p.rot.Load() != nil,
+		SavedCalls:          p.saved.Load(),
+		HeldCalls:           p.held.Load(),
 	}
 	p.mu.Unlock()
 	if c := p.cur.Load(); c != nil {
@@ -744,12 +837,14 @@ func (p *Provider) Close() error {
 	p.mu.Lock()
 	first := !p.closed.Swap(true)
 	p.install(nil, time.Time{})
+	p.rot.Store(nil)
 	p.mu.Unlock()
 	p.cancel()
 	if first {
 		go func() {
 			p.wg.Wait()
 			if c, ok := p.src.(io.Closer); ok {
+				p.closingSource.Store(true)
 				p.closeErr = c.Close()
 			}
 			close(p.stopped)
@@ -765,7 +860,11 @@ func (p *Provider) Close() error {
 		return nil
 	case <-t.C:
 	}
-	p.log.Warn("temporalauth: a call to the token source ignored cancellation; Close stops waiting for it",
+	what := "a call to the token source ignored cancellation"
+	if p.closingSource.Load() {
+		what = "the token source's Close has not returned"
+	}
+	p.log.Warn("temporalauth: "+what+"; Close stops waiting for it",
 		"source", p.name, "waited", closeTimeout)
 	go func() {
 		<-p.stopped
@@ -773,6 +872,10 @@ func (p *Provider) Close() error {
 			p.log.Warn("temporalauth: closing the token source failed", "source", p.name, "error", p.closeErr)
 		}
 	}()
+	if p.closingSource.Load() {
+		return fmt.Errorf("headers: closing the provider for %s: the source's Close has not returned after %s; it is left to end on its own",
+			p.name, closeTimeout)
+	}
 	return fmt.Errorf("headers: closing the provider for %s: a call to the source ignored cancellation for %s; it is left to end on its own, and the source is closed when it does",
 		p.name, closeTimeout)
 }

@@ -188,7 +188,7 @@ func (s *cachingSource) Token(context.Context) (Token, error) {
 	defer s.mu.Unlock()
 	if s.cur.Value() == "" {
 		s.n++
-		s.cur = NewToken("cached-" + string(rune('0'+s.n)), s.clock.Now().Add(time.Hour))
+		s.cur = NewToken("cached-"+string(rune('0'+s.n)), s.clock.Now().Add(time.Hour))
 	}
 	return s.cur, nil
 }
