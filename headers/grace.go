@@ -215,10 +215,14 @@ func (p *Provider) classify(sent string) (*cached, rejection) {
 		p.accepted = nil // fail as before from now on
 		return nil, rejFail
 	}
+	// A rotation when the token sent carries a key other than the one the
+	// server accepted last, and the token served now carries that key too
+	// and has not been accepted (the token sent may be an earlier one of
+	// the same key).
 	c := p.cur.Load()
 	a := p.accepted
-	if c == nil || sent != c.headers[p.header] || c.accepted.Load() || a == nil ||
-		c.kid == "" || a.kid == "" || c.kid == a.kid {
+	if c == nil || c.accepted.Load() || a == nil || c.kid == "" || a.kid == "" || c.kid == a.kid ||
+		kidOfHeader(sent, p.scheme) != c.kid {
 		return nil, rejToday // not a new key: a revoked token or a missing permission
 	}
 	if a.tok.valid(now) {

@@ -530,3 +530,22 @@ func TestConcurrentCallsDuringRotation(t *testing.T) {
 		t.Errorf("served %s after the server accepted k2", got)
 	}
 }
+
+// A call refused with an earlier token of the new key, sent before the
+// Provider fetched a later one, starts the grace as well.
+func TestRotationGraceForEarlierTokenOfNewKey(t *testing.T) {
+	p, _, _, srv, _ := rotated(t, time.Hour, Options{})
+	earlier := mustHeader(t, p)
+	p.Invalidate()
+	if later := mustHeader(t, p); later == earlier {
+		t.Fatal("no new token after Invalidate")
+	}
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", earlier)
+	if err := p.Interceptor()(ctx, "/m", nil, nil, nil, srv.invoke); err != nil {
+		t.Fatalf("call refused for an earlier k2 token: %v, want it saved by the k1 token", err)
+	}
+	wantKids(t, srv, "k2", "k1")
+	if got := servedKid(t, p); got != "k1" {
+		t.Errorf("during the grace served %s, want k1", got)
+	}
+}

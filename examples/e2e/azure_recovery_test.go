@@ -117,7 +117,7 @@ func TestAzureRecoversFromKeyWithdrawnWithoutNotice(t *testing.T) {
 
 	newKey := idp.SignWithNewKey()
 	idp.WithdrawOldKeys()
-	azureWaitRefused(t, srv, old.Value)
+	azureWaitRefused(t, srv, old.Value())
 	clock.Jump(headers.MinRejectInterval + time.Second)
 	t.Logf("the server dropped the old key; signing with %s", newKey)
 

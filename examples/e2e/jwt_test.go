@@ -206,7 +206,7 @@ func TestJWTKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kid := tokenKID(t, oldToken.Value); kid != s.keyJWK.KeyID {
+	if kid := tokenKID(t, oldToken.Value()); kid != s.keyJWK.KeyID {
 		t.Fatalf("first token kid %s, want the key file's %s", kid, s.keyJWK.KeyID)
 	}
 
@@ -289,7 +289,7 @@ func TestJWTKeyRotation(t *testing.T) {
 		}
 	}
 	// The withdrawn key is really gone: its still-unexpired token is refused.
-	_, err = dial(t, s.HostPort(), bearer(oldToken.Value))
+	_, err = dial(t, s.HostPort(), bearer(oldToken.Value()))
 	wantPermissionDenied(t, "dial with a token of the withdrawn key", err)
 }
 

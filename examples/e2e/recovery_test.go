@@ -82,7 +82,7 @@ func TestRecoveryRetryUnauthorized(t *testing.T) {
 	time.Sleep(max(headers.MinRejectInterval, 2*refresh) + time.Second)
 
 	// The server now refuses the writer's cached token.
-	_, err = dial(t, s.HostPort(), bearer(oldToken.Value))
+	_, err = dial(t, s.HostPort(), bearer(oldToken.Value()))
 	wantPermissionDenied(t, "dial with the withdrawn key's token", err)
 
 	t.Run("withdrawn key", func(t *testing.T) {
