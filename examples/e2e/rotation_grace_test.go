@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	"google.golang.org/grpc"
 
+	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/examples/hello"
 
 	"github.com/temporalauth/temporalauth/headers"
@@ -225,8 +227,8 @@ func longRotationRuns(t *testing.T) {
 // refused with the new key are saved by the previous token.
 func TestRotationGraceKeyFileRefresh1m(t *testing.T) {
 	t.Parallel()
-	// 10-minute tokens: renewed with 2.5 minutes left, more than the
-	// server's one-minute refresh.
+	// The clients renew at once, so the previous (10-minute) token has
+	// most of its life left: it covers the server's one-minute refresh.
 	res := rotateKeyFileUnderLoad(t, time.Minute, 10*time.Minute, true, 0)
 	t.Logf("jwtkey, refreshInterval 1m, 10m tokens: %v", res)
 	if res.failed != 0 {
@@ -237,8 +239,7 @@ func TestRotationGraceKeyFileRefresh1m(t *testing.T) {
 func TestRotationGraceKeyFileRefresh10m(t *testing.T) {
 	longRotationRuns(t)
 	t.Parallel()
-	// One-hour tokens with a 15-minute leeway: the previous token covers
-	// a 10-minute refresh.
+	// The previous (one-hour) token covers a 10-minute refresh.
 	res := rotateKeyFileUnderLoad(t, 10*time.Minute, time.Hour, true, 0)
 	t.Logf("jwtkey, refreshInterval 10m, 1h tokens: %v", res)
 	if res.failed != 0 {
@@ -311,5 +312,116 @@ func TestRotationSameKeyRefusalFailsFast(t *testing.T) {
 	t.Logf("permission removed (same kid): %d refused calls, p50 %v, max %v; saved %d, held %d", len(timer.got), p50, worst, st.SavedCalls, st.HeldCalls)
 	if st.SavedCalls != 0 || st.HeldCalls != 0 || st.Rotating {
 		t.Errorf("Stats %+v: a same-key refusal must not fall back or hold", st)
+	}
+}
+
+// rotateEntraUnderLoad runs a worker and a starter through the azure
+// source (MSAL against entratest) on a server refreshing its JWKS every
+// refresh, has the identity provider publish a new key and sign with it
+// at once (an emergency rotation), makes both clients renew, and starts
+// a workflow every 200 ms until the server accepts the new key and both
+// clients serve it.
+func rotateEntraUnderLoad(t *testing.T, refresh, lifetime time.Duration) rotationResult {
+	idp := azureIdP(t, entratest.WithTokenLifetime(lifetime))
+	srv := azureStartServer(t, idp, refresh, nil)
+	const queue = "azure-rotation-grace"
+	workerAuth := azureProvider(t, idp, azureWorkerClientID)
+	azureStartWorker(t, azureMustDialRetrying(t, srv, workerAuth), queue)
+	starterAuth := azureProvider(t, idp, azureStarterClientID)
+	var timer callTimer
+	starter, err := client.Dial(client.Options{
+		HostPort:        srv.HostPort(),
+		Namespace:       azureNamespace,
+		HeadersProvider: starterAuth,
+		Logger:          sdklog.NewStructuredLogger(azureQuietLogger),
+		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{
+			timer.dialOption(), starterAuth.RetryUnauthorized()}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(starter.Close)
+
+	load := azureStartLoad(starter, queue, 200*time.Millisecond)
+	stopped := false
+	defer func() {
+		if !stopped {
+			load.stop()
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	newKey := idp.SignWithNewKey()
+	rotated := time.Now()
+	timer.set(true)
+	workerAuth.Invalidate() // both renew now, into the new key
+	starterAuth.Invalidate()
+	var res rotationResult
+	for {
+		fresh, err := azureDial(srv, azureProvider(t, idp, azureStarterClientID))
+		if err == nil {
+			fresh.Close()
+			break
+		}
+		if time.Since(rotated) > refresh+30*time.Second {
+			t.Fatalf("the server still refuses the new key %v after the rotation: %v", time.Since(rotated).Round(time.Second), err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	res.lasted = time.Since(rotated)
+	ctx, cancel := context.WithTimeout(context.Background(), headers.RotationProbeInterval+30*time.Second)
+	defer cancel()
+	for _, p := range []*headers.Provider{workerAuth, starterAuth} {
+		for {
+			kid, err := azureKeyID(ctx, p)
+			if err == nil && kid == newKey && !p.Stats().Rotating {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("a client still serves %q (err %v), want the new key %s", kid, err, newKey)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	timer.set(false)
+	time.Sleep(2 * time.Second)
+	stopped = true
+	succeeded, failures := load.stop()
+	res.workflows, res.failed = succeeded+len(failures), len(failures)
+	if len(failures) > 0 {
+		t.Logf("first failure: %v", failures[0])
+	}
+	timer.mu.Lock()
+	res.window = timer.got
+	timer.mu.Unlock()
+	for _, p := range []*headers.Provider{workerAuth, starterAuth} {
+		st := p.Stats()
+		res.saved += st.SavedCalls
+		res.held += st.HeldCalls
+	}
+	return res
+}
+
+// The Entra-like provider signs with a new key under a running worker and
+// starter: with 10-minute tokens the previous token covers the server's
+// one-minute refresh, and no workflow fails.
+func TestRotationGraceEntraRefresh1m(t *testing.T) {
+	t.Parallel()
+	res := rotateEntraUnderLoad(t, time.Minute, 10*time.Minute)
+	t.Logf("azure (entratest), refreshInterval 1m, 10m tokens: %v", res)
+	if res.failed != 0 {
+		t.Errorf("%d of %d workflows failed during the rotation, want 0", res.failed, res.workflows)
+	}
+	if res.saved == 0 {
+		t.Error("no call was saved by the previous token; the test did not exercise the grace")
+	}
+}
+
+func TestRotationGraceEntraRefresh10m(t *testing.T) {
+	longRotationRuns(t)
+	t.Parallel()
+	res := rotateEntraUnderLoad(t, 10*time.Minute, time.Hour)
+	t.Logf("azure (entratest), refreshInterval 10m, 1h tokens: %v", res)
+	if res.failed != 0 {
+		t.Errorf("%d of %d workflows failed during the rotation, want 0", res.failed, res.workflows)
 	}
 }
