@@ -862,8 +862,9 @@ func TestCloseClosesSourceOnce(t *testing.T) {
 	}
 }
 
-// A RefreshAt already past when the token arrives asks for a refresh at
-// once (the token is served meanwhile), rather than being ignored.
+// A RefreshAt already past when the token arrives asks for a refresh as
+// soon as allowed, MinBackoff later (the token is served meanwhile),
+// rather than being ignored.
 func TestRefreshAtInThePastRefreshesNow(t *testing.T) {
 	c := clocktest.New()
 	var calls atomic.Int64
@@ -880,12 +881,38 @@ func TestRefreshAtInThePastRefreshesNow(t *testing.T) {
 		t.Fatal(got)
 	}
 	ev.next(t)
+	c.Advance(headers.MinBackoff - time.Millisecond)
+	mustHeader(t, p)
+	ev.none(t)
+	c.Advance(time.Millisecond)
 	if got := mustHeader(t, p); got != "Bearer file-1" { // served while the refresh runs
 		t.Fatal(got)
 	}
 	ev.next(t)
 	if got := mustHeader(t, p); got != "Bearer file-2" {
 		t.Fatalf("got %q, want file-2: a past RefreshAt means refresh now", got)
+	}
+}
+
+// A source whose every token carries a past RefreshAt is asked once per
+// MinBackoff, not on every call.
+func TestPastRefreshAtDoesNotSpin(t *testing.T) {
+	c := clocktest.New()
+	var calls atomic.Int64
+	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
+		tok := NewToken(fmt.Sprint("file-", calls.Add(1)), time.Time{})
+		tok.RefreshAt = c.Now().Add(-time.Minute)
+		return tok, nil
+	})
+	p, ev := newTestProvider(t, src, c, Options{})
+	mustHeader(t, p)
+	ev.next(t)
+	for range 100 {
+		mustHeader(t, p)
+	}
+	ev.none(t)
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d source calls without the clock moving, want 1", n)
 	}
 }
 

@@ -29,7 +29,18 @@ func (p *Provider) newCached(tok Token, now time.Time) *cached {
 		c.refreshAt = tok.Expiry.Add(-leeway)
 	}
 	if !tok.RefreshAt.IsZero() && tok.RefreshAt.Before(c.refreshAt) {
-		c.refreshAt = tok.RefreshAt // in the past: at once
+		// A hint already past asks for a refresh as soon as allowed:
+		// MinBackoff after this one, so that a source whose every token
+		// carries a past hint (a clock behind the Provider's, a poll
+		// slower than its interval) is asked once a second, not on every
+		// call.
+		hint := tok.RefreshAt
+		if soonest := now.Add(MinBackoff); hint.Before(soonest) {
+			hint = soonest
+		}
+		if hint.Before(c.refreshAt) {
+			c.refreshAt = hint
+		}
 	}
 	return c
 }
