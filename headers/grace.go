@@ -50,7 +50,8 @@ const (
 	// CallSaved: a call refused with the newest token succeeded when
 	// retried with the accepted token.
 	CallSaved
-	// CallHeld: a refused call is being held; Took is set when it ends.
+	// CallHeld: a refused call is held; reported when the hold begins,
+	// and again with Ended set when it ends.
 	CallHeld
 )
 
@@ -79,7 +80,10 @@ type RotationEvent struct {
 	Took time.Duration
 	// Reason says why a grace or hold ended.
 	Reason string
-	// Err is a held call's outcome: nil once the server accepted it.
+	// Ended is set on the CallHeld event of a held call that has ended.
+	Ended bool
+	// Err is an ended held call's outcome: nil when the server accepted
+	// it.
 	Err error
 }
 
@@ -371,7 +375,7 @@ func (p *Provider) hold(ctx context.Context, c *cached, method string, req, repl
 	ev := RotationEvent{Source: p.name, Kind: CallHeld, NewKid: c.kid}
 	p.emitRotation(&ev)
 	defer func() {
-		ev.Took, ev.Err = p.now().Sub(began), err
+		ev.Took, ev.Err, ev.Ended = p.now().Sub(began), err, true
 		p.emitRotation(&ev)
 	}()
 	for n := 1; ; n++ {

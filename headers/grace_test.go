@@ -405,7 +405,7 @@ func TestRefusedCallIsHeldUntilServerAcceptsNewKey(t *testing.T) {
 			if st := p.Stats(); st.HeldCalls != 1 || st.Rotating {
 				t.Errorf("Stats HeldCalls=%d Rotating=%v, want 1, false", st.HeldCalls, st.Rotating)
 			}
-			if ev, ok := rot.last(headers.CallHeld); !ok || ev.Err != nil || ev.Took <= 20*time.Second {
+			if ev, ok := rot.last(headers.CallHeld); !ok || !ev.Ended || ev.Err != nil || ev.Took <= 20*time.Second {
 				t.Errorf("CallHeld %+v, want success after more than 20s", ev)
 			}
 			if ev, ok := rot.last(headers.HoldEnded); !ok || ev.Reason != headers.ReasonAccepted {
@@ -547,5 +547,21 @@ func TestRotationGraceForEarlierTokenOfNewKey(t *testing.T) {
 	wantKids(t, srv, "k2", "k1")
 	if got := servedKid(t, p); got != "k1" {
 		t.Errorf("during the grace served %s, want k1", got)
+	}
+}
+
+// Timers running ahead of the wall clock (a clock stepped back) do not end
+// the grace: the accepted token is judged on the wall clock.
+func TestRotationGraceOnWallClockNotTimers(t *testing.T) {
+	p, c, _, srv, _ := rotated(t, 8*time.Minute, Options{})
+	if err := rpc(context.Background(), p, srv); err != nil {
+		t.Fatal(err)
+	}
+	c.Tick(10 * time.Minute) // the k1 token's 2 minutes pass on the timers only
+	if got := servedKid(t, p); got != "k1" {
+		t.Errorf("after timers ran ahead, served %s, want k1 (valid on the wall clock)", got)
+	}
+	if st := p.Stats(); !st.Rotating {
+		t.Error("the grace ended on timer time")
 	}
 }

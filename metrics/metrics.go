@@ -138,7 +138,7 @@ func (r *Recorder) OnRotation(ev headers.RotationEvent) {
 	case headers.CallSaved:
 		r.h.Counter(SavedCalls).Inc(1)
 	case headers.CallHeld:
-		if ev.Took == 0 && ev.Err == nil {
+		if !ev.Ended {
 			return // the hold begins; it is counted when it ends
 		}
 		outcome := OutcomeSuccess

@@ -170,8 +170,8 @@ func TestOnRotation(t *testing.T) {
 		{Kind: headers.CallSaved},
 		{Kind: headers.CallSaved},
 		{Kind: headers.CallHeld},
-		{Kind: headers.CallHeld, Took: 3 * time.Second},
-		{Kind: headers.CallHeld, Took: time.Minute, Err: errors.New("refused")},
+		{Kind: headers.CallHeld, Took: 3 * time.Second, Ended: true},
+		{Kind: headers.CallHeld, Took: time.Minute, Err: errors.New("refused"), Ended: true},
 		{Kind: headers.GraceEnded, Took: time.Minute},
 	} {
 		r.OnRotation(ev)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/examples/hello"
+	"github.com/temporalauth/temporalauth/examples/internal/hydratest"
 
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/jwtkey"
@@ -323,7 +324,8 @@ func TestRotationSameKeyRefusalFailsFast(t *testing.T) {
 // clients serve it.
 func rotateEntraUnderLoad(t *testing.T, refresh, lifetime time.Duration) rotationResult {
 	idp := azureIdP(t, entratest.WithTokenLifetime(lifetime))
-	srv := azureStartServer(t, idp, refresh, nil)
+	serverLog, _ := azureServerLog() // the refusals, kept out of the test's output
+	srv := azureStartServer(t, idp, refresh, serverLog)
 	const queue = "azure-rotation-grace"
 	workerAuth := azureProvider(t, idp, azureWorkerClientID)
 	azureStartWorker(t, azureMustDialRetrying(t, srv, workerAuth), queue)
@@ -421,6 +423,123 @@ func TestRotationGraceEntraRefresh10m(t *testing.T) {
 	t.Parallel()
 	res := rotateEntraUnderLoad(t, 10*time.Minute, time.Hour)
 	t.Logf("azure (entratest), refreshInterval 10m, 1h tokens: %v", res)
+	if res.failed != 0 {
+		t.Errorf("%d of %d workflows failed during the rotation, want 0", res.failed, res.workflows)
+	}
+}
+
+// rotateHydraUnderLoad is rotateEntraUnderLoad with Ory Hydra rotating its
+// key through its admin API (it signs with the new key at once) and the
+// oidc source.
+func rotateHydraUnderLoad(t *testing.T, refresh, lifespan time.Duration) rotationResult {
+	idp := oidcStartIdP(t, lifespan)
+	srv, _ := oidcStartServer(t, idp, refresh)
+	const queue = "oidc-rotation-grace"
+	workerAuth := oidcProvider(t, idp.env(idp.client(t, hydratest.ClientSpec{ID: "grace-worker", Scopes: []string{azureRoleWrite}})), headers.Options{})
+	azureStartWorker(t, oidcDial(t, srv, workerAuth), queue)
+	starterAuth := oidcProvider(t, idp.env(idp.client(t, hydratest.ClientSpec{ID: "grace-starter", Scopes: []string{azureRoleWrite}})), headers.Options{})
+	probeClient := idp.client(t, hydratest.ClientSpec{ID: "grace-probe", Scopes: []string{azureRoleWrite}})
+	var timer callTimer
+	starter, err := client.Dial(client.Options{
+		HostPort:        srv.HostPort(),
+		Namespace:       azureNamespace,
+		HeadersProvider: starterAuth,
+		Logger:          sdklog.NewStructuredLogger(azureQuietLogger),
+		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{
+			timer.dialOption(), starterAuth.RetryUnauthorized()}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(starter.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), refresh+2*time.Minute)
+	defer cancel()
+
+	load := oidcStartLoad(starter, queue, 200*time.Millisecond)
+	stopped := false
+	defer func() {
+		if !stopped {
+			load.stop()
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	newKey, err := idp.RotateKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := time.Now()
+	timer.set(true)
+	workerAuth.Invalidate() // both renew now, into the new key
+	starterAuth.Invalidate()
+	var res rotationResult
+	for {
+		fresh, err := azureDial(srv, oidcProvider(t, idp.env(probeClient), headers.Options{}))
+		if err == nil {
+			fresh.Close()
+			break
+		}
+		if time.Since(rotated) > refresh+30*time.Second {
+			t.Fatalf("the server still refuses the new key %v after the rotation: %v", time.Since(rotated).Round(time.Second), err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	res.lasted = time.Since(rotated)
+	for _, p := range []*headers.Provider{workerAuth, starterAuth} {
+		deadline := time.Now().Add(headers.RotationProbeInterval + 30*time.Second)
+		for {
+			kid, err := azureKeyID(ctx, p)
+			if err == nil && kid == newKey && !p.Stats().Rotating {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a client still serves %q (err %v), want the new key %s", kid, err, newKey)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	timer.set(false)
+	time.Sleep(2 * time.Second)
+	stopped = true
+	for _, r := range load.stop() {
+		res.workflows++
+		if r.err != nil {
+			if res.failed == 0 {
+				t.Logf("first failure: %v", r.err)
+			}
+			res.failed++
+		}
+	}
+	timer.mu.Lock()
+	res.window = timer.got
+	timer.mu.Unlock()
+	for _, p := range []*headers.Provider{workerAuth, starterAuth} {
+		st := p.Stats()
+		res.saved += st.SavedCalls
+		res.held += st.HeldCalls
+	}
+	return res
+}
+
+// Hydra rotates its key under a running worker and starter (oidc source):
+// with 10-minute tokens the previous token covers the server's one-minute
+// refresh, and no workflow fails.
+func TestRotationGraceHydraRefresh1m(t *testing.T) {
+	t.Parallel()
+	res := rotateHydraUnderLoad(t, time.Minute, 10*time.Minute)
+	t.Logf("oidc (Hydra), refreshInterval 1m, 10m tokens: %v", res)
+	if res.failed != 0 {
+		t.Errorf("%d of %d workflows failed during the rotation, want 0", res.failed, res.workflows)
+	}
+	if res.saved == 0 {
+		t.Error("no call was saved by the previous token; the test did not exercise the grace")
+	}
+}
+
+func TestRotationGraceHydraRefresh10m(t *testing.T) {
+	longRotationRuns(t)
+	t.Parallel()
+	res := rotateHydraUnderLoad(t, 10*time.Minute, time.Hour)
+	t.Logf("oidc (Hydra), refreshInterval 10m, 1h tokens: %v", res)
 	if res.failed != 0 {
 		t.Errorf("%d of %d workflows failed during the rotation, want 0", res.failed, res.workflows)
 	}
