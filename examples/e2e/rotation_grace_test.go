@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/temporalauth/temporalauth/azure/entratest"
+	"github.com/temporalauth/temporalauth/examples/devserver"
 	"github.com/temporalauth/temporalauth/examples/hello"
 	"github.com/temporalauth/temporalauth/examples/internal/hydratest"
 
@@ -316,35 +317,39 @@ func TestRotationSameKeyRefusalFailsFast(t *testing.T) {
 	}
 }
 
-// rotateEntraUnderLoad runs a worker and a starter through the azure
-// source (MSAL against entratest) on a server refreshing its JWKS every
-// refresh, has the identity provider publish a new key and sign with it
-// at once (an emergency rotation), makes both clients renew, and starts
-// a workflow every 200 ms until the server accepts the new key and both
-// clients serve it.
-func rotateEntraUnderLoad(t *testing.T, refresh, lifetime time.Duration) rotationResult {
-	idp := azureIdP(t, entratest.WithTokenLifetime(lifetime))
-	serverLog, _ := azureServerLog() // the refusals, kept out of the test's output
-	srv := azureStartServer(t, idp, refresh, serverLog)
-	const queue = "azure-rotation-grace"
-	workerAuth := azureProvider(t, idp, azureWorkerClientID)
-	azureStartWorker(t, azureMustDialRetrying(t, srv, workerAuth), queue)
-	starterAuth := azureProvider(t, idp, azureStarterClientID)
+// idpRotation is one identity provider's key rotation, for
+// rotateIdPUnderLoad.
+type idpRotation struct {
+	srv             *devserver.Server
+	queue           string                        // AzureGreet's task queue
+	worker, starter *headers.Provider             // the worker already runs
+	rotate          func() string                 // signs with a new key; returns its kid
+	newClient       func() (client.Client, error) // dials with a fresh provider
+}
+
+// rotateIdPUnderLoad starts a workflow through r's starter every 200 ms,
+// has the identity provider sign with a new key (an emergency rotation:
+// published at the same moment, so the server reads it at its next JWKS
+// refresh), makes both clients renew, and goes on until the server accepts
+// the new key and both clients serve it.
+func rotateIdPUnderLoad(t *testing.T, refresh time.Duration, r idpRotation) rotationResult {
 	var timer callTimer
 	starter, err := client.Dial(client.Options{
-		HostPort:        srv.HostPort(),
+		HostPort:        r.srv.HostPort(),
 		Namespace:       azureNamespace,
-		HeadersProvider: starterAuth,
+		HeadersProvider: r.starter,
 		Logger:          sdklog.NewStructuredLogger(azureQuietLogger),
 		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{
-			timer.dialOption(), starterAuth.RetryUnauthorized()}},
+			timer.dialOption(), r.starter.RetryUnauthorized()}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(starter.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), refresh+2*time.Minute)
+	defer cancel()
 
-	load := azureStartLoad(starter, queue, 200*time.Millisecond)
+	load := azureStartLoad(starter, r.queue, 200*time.Millisecond)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -352,14 +357,14 @@ func rotateEntraUnderLoad(t *testing.T, refresh, lifetime time.Duration) rotatio
 		}
 	}()
 	time.Sleep(2 * time.Second)
-	newKey := idp.SignWithNewKey()
+	newKey := r.rotate()
 	rotated := time.Now()
 	timer.set(true)
-	workerAuth.Invalidate() // both renew now, into the new key
-	starterAuth.Invalidate()
+	r.worker.Invalidate() // both renew now, into the new key
+	r.starter.Invalidate()
 	var res rotationResult
 	for {
-		fresh, err := azureDial(srv, azureProvider(t, idp, azureStarterClientID))
+		fresh, err := r.newClient()
 		if err == nil {
 			fresh.Close()
 			break
@@ -370,15 +375,14 @@ func rotateEntraUnderLoad(t *testing.T, refresh, lifetime time.Duration) rotatio
 		time.Sleep(500 * time.Millisecond)
 	}
 	res.lasted = time.Since(rotated)
-	ctx, cancel := context.WithTimeout(context.Background(), headers.RotationProbeInterval+30*time.Second)
-	defer cancel()
-	for _, p := range []*headers.Provider{workerAuth, starterAuth} {
+	for _, p := range []*headers.Provider{r.worker, r.starter} {
+		deadline := time.Now().Add(headers.RotationProbeInterval + 30*time.Second)
 		for {
 			kid, err := azureKeyID(ctx, p)
 			if err == nil && kid == newKey && !p.Stats().Rotating {
 				break
 			}
-			if ctx.Err() != nil {
+			if time.Now().After(deadline) {
 				t.Fatalf("a client still serves %q (err %v), want the new key %s", kid, err, newKey)
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -395,12 +399,56 @@ func rotateEntraUnderLoad(t *testing.T, refresh, lifetime time.Duration) rotatio
 	timer.mu.Lock()
 	res.window = timer.got
 	timer.mu.Unlock()
-	for _, p := range []*headers.Provider{workerAuth, starterAuth} {
+	for _, p := range []*headers.Provider{r.worker, r.starter} {
 		st := p.Stats()
 		res.saved += st.SavedCalls
 		res.held += st.HeldCalls
 	}
 	return res
+}
+
+// rotateEntraUnderLoad runs a worker and a starter through the azure
+// source (MSAL against entratest) and rotates entratest's key.
+func rotateEntraUnderLoad(t *testing.T, refresh, lifetime time.Duration) rotationResult {
+	idp := azureIdP(t, entratest.WithTokenLifetime(lifetime))
+	serverLog, _ := azureServerLog() // the refusals, kept out of the test's output
+	srv := azureStartServer(t, idp, refresh, serverLog)
+	const queue = "azure-rotation-grace"
+	worker := azureProvider(t, idp, azureWorkerClientID)
+	azureStartWorker(t, azureMustDialRetrying(t, srv, worker), queue)
+	return rotateIdPUnderLoad(t, refresh, idpRotation{
+		srv: srv, queue: queue, worker: worker, starter: azureProvider(t, idp, azureStarterClientID),
+		rotate:    idp.SignWithNewKey,
+		newClient: func() (client.Client, error) { return azureDial(srv, azureProvider(t, idp, azureStarterClientID)) },
+	})
+}
+
+// rotateHydraUnderLoad runs a worker and a starter through the oidc
+// source and has Ory Hydra rotate its key through its admin API (it signs
+// with the new key at once).
+func rotateHydraUnderLoad(t *testing.T, refresh, lifespan time.Duration) rotationResult {
+	idp := oidcStartIdP(t, lifespan)
+	srv, _ := oidcStartServer(t, idp, refresh)
+	const queue = "oidc-rotation-grace"
+	app := func(id string) oidcEnv {
+		return idp.env(idp.client(t, hydratest.ClientSpec{ID: id, Scopes: []string{azureRoleWrite}}))
+	}
+	worker := oidcProvider(t, app("grace-worker"), headers.Options{})
+	azureStartWorker(t, oidcDial(t, srv, worker), queue)
+	probe := app("grace-probe")
+	return rotateIdPUnderLoad(t, refresh, idpRotation{
+		srv: srv, queue: queue, worker: worker, starter: oidcProvider(t, app("grace-starter"), headers.Options{}),
+		rotate: func() string {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			kid, err := idp.RotateKey(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kid
+		},
+		newClient: func() (client.Client, error) { return azureDial(srv, oidcProvider(t, probe, headers.Options{})) },
+	})
 }
 
 // The Entra-like provider signs with a new key under a running worker and
@@ -426,98 +474,6 @@ func TestRotationGraceEntraRefresh10m(t *testing.T) {
 	if res.failed != 0 {
 		t.Errorf("%d of %d workflows failed during the rotation, want 0", res.failed, res.workflows)
 	}
-}
-
-// rotateHydraUnderLoad is rotateEntraUnderLoad with Ory Hydra rotating its
-// key through its admin API (it signs with the new key at once) and the
-// oidc source.
-func rotateHydraUnderLoad(t *testing.T, refresh, lifespan time.Duration) rotationResult {
-	idp := oidcStartIdP(t, lifespan)
-	srv, _ := oidcStartServer(t, idp, refresh)
-	const queue = "oidc-rotation-grace"
-	workerAuth := oidcProvider(t, idp.env(idp.client(t, hydratest.ClientSpec{ID: "grace-worker", Scopes: []string{azureRoleWrite}})), headers.Options{})
-	azureStartWorker(t, oidcDial(t, srv, workerAuth), queue)
-	starterAuth := oidcProvider(t, idp.env(idp.client(t, hydratest.ClientSpec{ID: "grace-starter", Scopes: []string{azureRoleWrite}})), headers.Options{})
-	probeClient := idp.client(t, hydratest.ClientSpec{ID: "grace-probe", Scopes: []string{azureRoleWrite}})
-	var timer callTimer
-	starter, err := client.Dial(client.Options{
-		HostPort:        srv.HostPort(),
-		Namespace:       azureNamespace,
-		HeadersProvider: starterAuth,
-		Logger:          sdklog.NewStructuredLogger(azureQuietLogger),
-		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{
-			timer.dialOption(), starterAuth.RetryUnauthorized()}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(starter.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), refresh+2*time.Minute)
-	defer cancel()
-
-	load := oidcStartLoad(starter, queue, 200*time.Millisecond)
-	stopped := false
-	defer func() {
-		if !stopped {
-			load.stop()
-		}
-	}()
-	time.Sleep(2 * time.Second)
-	newKey, err := idp.RotateKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rotated := time.Now()
-	timer.set(true)
-	workerAuth.Invalidate() // both renew now, into the new key
-	starterAuth.Invalidate()
-	var res rotationResult
-	for {
-		fresh, err := azureDial(srv, oidcProvider(t, idp.env(probeClient), headers.Options{}))
-		if err == nil {
-			fresh.Close()
-			break
-		}
-		if time.Since(rotated) > refresh+30*time.Second {
-			t.Fatalf("the server still refuses the new key %v after the rotation: %v", time.Since(rotated).Round(time.Second), err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	res.lasted = time.Since(rotated)
-	for _, p := range []*headers.Provider{workerAuth, starterAuth} {
-		deadline := time.Now().Add(headers.RotationProbeInterval + 30*time.Second)
-		for {
-			kid, err := azureKeyID(ctx, p)
-			if err == nil && kid == newKey && !p.Stats().Rotating {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("a client still serves %q (err %v), want the new key %s", kid, err, newKey)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	timer.set(false)
-	time.Sleep(2 * time.Second)
-	stopped = true
-	for _, r := range load.stop() {
-		res.workflows++
-		if r.err != nil {
-			if res.failed == 0 {
-				t.Logf("first failure: %v", r.err)
-			}
-			res.failed++
-		}
-	}
-	timer.mu.Lock()
-	res.window = timer.got
-	timer.mu.Unlock()
-	for _, p := range []*headers.Provider{workerAuth, starterAuth} {
-		st := p.Stats()
-		res.saved += st.SavedCalls
-		res.held += st.HeldCalls
-	}
-	return res
 }
 
 // Hydra rotates its key under a running worker and starter (oidc source):
