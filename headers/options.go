@@ -27,7 +27,8 @@ type Options struct {
 	RefreshTimeout time.Duration
 
 	// Header is the metadata key to set. It is lowercased, as gRPC
-	// metadata keys must be. Default: DefaultHeader.
+	// metadata keys must be; a key ending in -bin (a binary header, which
+	// gRPC base64-encodes) is refused. Default: DefaultHeader.
 	Header string
 
 	// Scheme prefixes the token, separated by a space; the Temporal server
@@ -66,7 +67,8 @@ type Options struct {
 	// token by RetryUnauthorized, which reads the wall clock). A negative
 	// value reads Clock.Now on every call instead: a token is never served
 	// after its expiry, at the price of one clock reading per call (see
-	// BENCHMARKS.md). Default: DefaultWallClockCheck.
+	// BENCHMARKS.md). A positive value below MinWallClockCheck is refused
+	// (see Validate). Default: DefaultWallClockCheck.
 	WallClockCheck time.Duration
 
 	// OnRefresh is called after every call to the source, from the
