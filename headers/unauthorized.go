@@ -38,6 +38,14 @@ const MinRejectInterval = 10 * time.Second
 // not at all when the rejected token is younger than MinRejectInterval, so
 // a caller without the permission gets the denial, never a loop; such a
 // call costs one extra round trip.
+//
+// A key rotation is handled first: when the server refuses a token signed
+// with a key other than that of the last token it accepted (a key it has
+// not fetched yet), the call is retried with that accepted token while it
+// is valid, and held and retried until the server accepts the new key
+// when it is not; see Options.RotationGrace. The interceptor learns which
+// token the server accepted from the calls that succeed, at the cost of
+// two atomic loads per call.
 func (p *Provider) RetryUnauthorized() grpc.DialOption {
 	return grpc.WithChainUnaryInterceptor(p.retryUnauthorized)
 }
