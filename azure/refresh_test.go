@@ -84,7 +84,7 @@ func TestLeewayRenewsEarlyFromEntra(t *testing.T) {
 		t.Fatalf("token endpoint called %d times 16 minutes before expiry, want 1", n)
 	}
 	clock.Advance(4*time.Minute + 46*time.Second) // 11m14s before expiry
-	bearerOf(t, p)                           // serves the valid token, starts the refresh
+	bearerOf(t, p)                                // serves the valid token, starts the refresh
 	waitFor(t, "the early refresh", func() bool { return p.Stats().Refreshes == 2 })
 	if n := idp.Requests(entratest.EndpointToken); n != 2 {
 		t.Errorf("token endpoint called %d times, want 2", n)
