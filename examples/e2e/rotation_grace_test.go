@@ -94,9 +94,9 @@ func (ct *callTimer) set(on bool) {
 // when publish is false, with the old key withdrawn), has both clients
 // renew at once, and runs a workflow every 200 ms until both are on the
 // new key (or for wait, when publish is false).
-func rotateKeyFileUnderLoad(t *testing.T, refresh, expiration time.Duration, publish bool, wait time.Duration) rotationResult {
+func rotateKeyFileUnderLoad(t *testing.T, refresh, expiration time.Duration, publish bool, wait time.Duration, grace time.Duration) rotationResult {
 	s := startLocalServer(t, refresh)
-	edit := func(c *jwtkey.Config, _ *headers.Options) { c.Expiration = expiration }
+	edit := func(c *jwtkey.Config, o *headers.Options) { c.Expiration, o.RotationGrace = expiration, grace }
 	wp := provider(t, s.keyFile, []string{"default:write"}, edit)
 	stopWorker := runWorker(t, s.HostPort(), wp, wp.RetryUnauthorized())
 	defer stopWorker()
@@ -157,6 +157,21 @@ func rotateKeyFileUnderLoad(t *testing.T, refresh, expiration time.Duration, pub
 	sp.Invalidate()
 	if !publish {
 		time.Sleep(wait)
+		res.lasted = time.Since(rotated)
+		timer.set(false)
+		// Publish the new key, so that the workflows under way end and
+		// the worker stops cleanly.
+		if err := s.auth.keys.Add(jwk); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), refresh+headers.MinRejectInterval+30*time.Second)
+		defer cancel()
+		for runWorkflow(ctx, c) != nil {
+			if ctx.Err() != nil {
+				t.Fatal("no recovery after the new key was published")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	} else {
 		// The window ends when the server accepts the new key: a token
 		// signed with it gets in.
@@ -231,7 +246,7 @@ func TestRotationGraceKeyFileRefresh1m(t *testing.T) {
 	t.Parallel()
 	// The clients renew at once, so the previous (10-minute) token has
 	// most of its life left: it covers the server's one-minute refresh.
-	res := rotateKeyFileUnderLoad(t, time.Minute, 10*time.Minute, true, 0)
+	res := rotateKeyFileUnderLoad(t, time.Minute, 10*time.Minute, true, 0, 0)
 	t.Logf("jwtkey, refreshInterval 1m, 10m tokens: %v", res)
 	if res.failed != 0 {
 		t.Errorf("%d of %d workflows failed during the rotation, want 0", res.failed, res.workflows)
@@ -242,7 +257,7 @@ func TestRotationGraceKeyFileRefresh10m(t *testing.T) {
 	longRotationRuns(t)
 	t.Parallel()
 	// The previous (one-hour) token covers a 10-minute refresh.
-	res := rotateKeyFileUnderLoad(t, 10*time.Minute, time.Hour, true, 0)
+	res := rotateKeyFileUnderLoad(t, 10*time.Minute, time.Hour, true, 0, 0)
 	t.Logf("jwtkey, refreshInterval 10m, 1h tokens: %v", res)
 	if res.failed != 0 {
 		t.Errorf("%d of %d workflows failed during the rotation, want 0", res.failed, res.workflows)
@@ -256,7 +271,7 @@ func TestRotationGraceKeyFileRefresh10m(t *testing.T) {
 // TestRotationHoldShortTokensRefresh1m for a longer one.
 func TestRotationHoldShortTokens(t *testing.T) {
 	t.Parallel()
-	res := rotateKeyFileUnderLoad(t, 5*time.Second, 2*time.Second, true, 0)
+	res := rotateKeyFileUnderLoad(t, 5*time.Second, 2*time.Second, true, 0, 0)
 	t.Logf("jwtkey, refreshInterval 5s, 2s tokens: %v", res)
 	if res.failed != 0 {
 		t.Errorf("%d of %d workflows failed during the rotation, want 0", res.failed, res.workflows)
@@ -271,7 +286,7 @@ func TestRotationHoldShortTokens(t *testing.T) {
 func TestRotationHoldShortTokensRefresh1m(t *testing.T) {
 	longRotationRuns(t)
 	t.Parallel()
-	res := rotateKeyFileUnderLoad(t, time.Minute, 20*time.Second, true, 0)
+	res := rotateKeyFileUnderLoad(t, time.Minute, 20*time.Second, true, 0, 0)
 	t.Logf("jwtkey, refreshInterval 1m, 20s tokens: %v", res)
 }
 
@@ -281,15 +296,23 @@ func TestRotationHoldShortTokensRefresh1m(t *testing.T) {
 func TestRotationWithdrawnKeyFailsFast(t *testing.T) {
 	t.Parallel()
 	const refresh = 2 * time.Second
-	res := rotateKeyFileUnderLoad(t, refresh, 10*time.Minute, false, 2*refresh+time.Second)
-	t.Logf("withdrawn key, refreshInterval 2s: %v", res)
-	// A refusal costs at most two round trips (the new token, then the
-	// previous one), never a hold.
-	if res.held != 0 {
-		t.Errorf("%d calls held for a withdrawn key, want 0", res.held)
-	}
-	if res.failed == 0 {
-		t.Error("no workflow failed with the key withdrawn")
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+	}{{"grace", 0}, {"no grace (before #20)", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := rotateKeyFileUnderLoad(t, refresh, 10*time.Minute, false, 2*refresh+time.Second, tc.grace)
+			t.Logf("withdrawn key, refreshInterval 2s, %s: %v", tc.name, res)
+			// A refusal costs at most two round trips (the new token, then
+			// the previous one), never a hold.
+			if res.held != 0 {
+				t.Errorf("%d calls held for a withdrawn key, want 0", res.held)
+			}
+			if res.failed == 0 {
+				t.Error("no workflow failed with the key withdrawn")
+			}
+		})
 	}
 }
 
