@@ -366,6 +366,15 @@ func (c choice) build(o EnvOptions) (*Auth, error) {
 			hook(ev)
 		}
 	}
+	if rec != nil { // rotation metrics too, then the caller's hook
+		rotHook := opts.OnRotation
+		opts.OnRotation = func(ev headers.RotationEvent) {
+			rec.OnRotation(ev)
+			if rotHook != nil {
+				rotHook(ev)
+			}
+		}
+	}
 	p, err := c.src.build(c.lookup, o, opts)
 	if err != nil {
 		return nil, c.wrap(err, leewayVar)

@@ -65,8 +65,9 @@ func TestInvalidateFetchesFromEntra(t *testing.T) {
 	}
 }
 
-// A 15-minute leeway renews 15 minutes before expiry, from Entra ID: the
-// buffer against an identity-provider outage is the whole leeway, not
+// A 15-minute leeway renews between 15 minutes and 11 min 15 s (three
+// quarters of it, the renewal jitter's bound) before expiry, from Entra
+// ID: the buffer against an identity-provider outage is the leeway, not
 // MSAL's five minutes.
 func TestLeewayRenewsEarlyFromEntra(t *testing.T) {
 	idp := newIdP(t, entratest.WithTokenLifetime(time.Hour))
@@ -82,8 +83,8 @@ func TestLeewayRenewsEarlyFromEntra(t *testing.T) {
 	if n := idp.Requests(entratest.EndpointToken); n != 1 {
 		t.Fatalf("token endpoint called %d times 16 minutes before expiry, want 1", n)
 	}
-	clock.Advance(time.Minute + time.Second) // 14m59s before expiry
-	bearerOf(t, p)                           // serves the valid token, starts the refresh
+	clock.Advance(4*time.Minute + 46*time.Second) // 11m14s before expiry
+	bearerOf(t, p)                                // serves the valid token, starts the refresh
 	waitFor(t, "the early refresh", func() bool { return p.Stats().Refreshes == 2 })
 	if n := idp.Requests(entratest.EndpointToken); n != 2 {
 		t.Errorf("token endpoint called %d times, want 2", n)

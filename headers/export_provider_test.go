@@ -22,3 +22,13 @@ func SetCloseTimeout(d time.Duration) (restore func()) {
 	closeTimeout = d
 	return func() { closeTimeout = old }
 }
+
+// SetJitter replaces the random source that places renewals within the
+// leeway, and returns a function that restores it. TestMain sets it to
+// return 0 (renewal at the full leeway) for the tests that assert
+// renewal times.
+func SetJitter(f func() float64) (restore func()) {
+	old := jitter
+	jitter = f
+	return func() { jitter = old }
+}

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/temporalauth/temporalauth/internal/jwtinfo"
 )
 
 // Defaults for Options.
@@ -31,153 +28,18 @@ const (
 	// reading the wall clock while it serves a fresh token; see
 	// Options.WallClockCheck.
 	DefaultWallClockCheck = time.Second
+	// MinWallClockCheck is the smallest positive Options.WallClockCheck:
+	// each period arms a timer, and a shorter one (a unit typo, such as 1
+	// for one nanosecond) burns a core.
+	MinWallClockCheck = 10 * time.Millisecond
 	// CloseTimeout bounds how long Close waits for a call to the source
-	// that ignores the cancellation of its context.
+	// that ignores the cancellation of its context, or for the source's
+	// own Close.
 	CloseTimeout = time.Second
 )
 
 // ErrClosed is returned by a Provider after Close.
 var ErrClosed = errors.New("headers: provider closed")
-
-// Options configure a Provider. The zero value is ready to use; every field
-// documents its default.
-type Options struct {
-	// Leeway is how long before a token's expiry the Provider fetches the
-	// next one, in the background, while it keeps serving the current
-	// token. A leeway longer than half the time a token has left when it
-	// arrives is shortened to that half, so short-lived tokens are not
-	// refetched on every call. Default: the smaller of MaxDefaultLeeway and
-	// a quarter of the token's lifetime.
-	Leeway time.Duration
-
-	// RefreshTimeout bounds each call to the source. Default:
-	// DefaultRefreshTimeout.
-	RefreshTimeout time.Duration
-
-	// Header is the metadata key to set. It is lowercased, as gRPC
-	// metadata keys must be. Default: DefaultHeader.
-	Header string
-
-	// Scheme prefixes the token, separated by a space; the Temporal server
-	// rejects a token without a scheme. Default: DefaultScheme.
-	Scheme string
-
-	// Name identifies the source in logs and errors. Default: the source's
-	// String method, if it has one, else its type.
-	Name string
-
-	// Logger receives an Info record per new token (its kid, iss, sub and
-	// expiry, read from a JWT without verifying it), an Info record when
-	// the kid changes (a key rotation), Info records of rejected tokens
-	// naming their kid, and a warning per failed refresh. Records never
-	// hold a token. Default: slog.Default().
-	Logger *slog.Logger
-
-	// Clock tells the time and times the switch from serving the cached
-	// token to refreshing it; tests set it (see package clocktest). Its Now
-	// is wall time, which expiries are compared with; its timers may
-	// follow another clock (the system clock's follow the monotonic clock),
-	// so the Provider reads Now again whenever one fires. Default: the
-	// system clock.
-	Clock Clock
-
-	// WallClockCheck bounds how long the Provider goes without reading
-	// Clock.Now while it serves a fresh token. A fresh token is served
-	// without reading the clock: a timer marks it stale at its refresh
-	// time. But expiry is wall time and timers follow the monotonic clock,
-	// which stands still while the machine sleeps (a laptop suspend, a VM
-	// pause or snapshot restore) and ignores clock steps. So the timer
-	// fires at least every WallClockCheck, reads Clock.Now and re-judges
-	// the token: after a resume or a clock step, a token past its refresh
-	// time or its expiry is served for at most WallClockCheck of running
-	// time (a call the server rejects meanwhile is retried with a new
-	// token by RetryUnauthorized, which reads the wall clock). A negative
-	// value reads Clock.Now on every call instead: a token is never served
-	// after its expiry, at the price of one clock reading per call (see
-	// BENCHMARKS.md). Default: DefaultWallClockCheck.
-	WallClockCheck time.Duration
-
-	// OnRefresh is called after every call to the source, from the
-	// goroutine that made it. It must not block. It may call Close. A panic
-	// in it is recovered and logged. Default: none.
-	OnRefresh func(RefreshEvent)
-}
-
-// Validate reports an Options field that New cannot use, naming it. A
-// Provider made from such Options fetches nothing and returns the same
-// error from every call; Validate lets a program fail at start instead.
-func (o Options) Validate() error {
-	if err := validKey(strings.ToLower(o.Header)); o.Header != "" && err != nil {
-		return &ConfigError{Setting: "headers.Options.Header", Err: fmt.Errorf("%q: %w", o.Header, err)}
-	}
-	if o.Scheme != "" {
-		if i := strings.IndexFunc(o.Scheme, func(r rune) bool { return r <= ' ' || r > '~' }); i >= 0 {
-			return &ConfigError{Setting: "headers.Options.Scheme", Err: fmt.Errorf("%q: a space, control character or non-ASCII byte at %d (the scheme is one word, such as %q)",
-				o.Scheme, i, DefaultScheme)}
-		}
-	}
-	return nil
-}
-
-// validKey reports why key (lowercased) cannot be the metadata key of a
-// gRPC call, or nil.
-func validKey(key string) error {
-	for i := range len(key) {
-		if c := key[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("byte %d is %q; a gRPC metadata key holds only 0-9 a-z - _ .", i, c)
-		}
-	}
-	switch {
-	case strings.HasPrefix(key, "grpc-"):
-		return errors.New("the grpc- prefix is reserved for gRPC itself")
-	case key == "content-type" || key == "user-agent" || key == "te":
-		return errors.New("gRPC sets this header itself")
-	}
-	return nil
-}
-
-// A RefreshEvent describes one call to the source, for metrics.
-type RefreshEvent struct {
-	// Source is Options.Name.
-	Source string
-	// Background reports whether a still-valid token was being served
-	// while the call ran.
-	Background bool
-	// Err is the call's error, or nil.
-	Err error
-	// Expiry is the new token's expiry after a successful call.
-	Expiry time.Time
-	// TimeLeft is how long the token now being served remains valid: the
-	// new token's after a success, the old one's (zero if none) after a
-	// failure. It is zero for a token that never expires.
-	TimeLeft time.Duration
-	// Took is how long the call to the source took.
-	Took time.Duration
-	// RetryIn is how long the Provider waits before the next attempt after
-	// a failure.
-	RetryIn time.Duration
-}
-
-// Stats is a snapshot of a Provider's state.
-type Stats struct {
-	// Refreshes counts successful calls to the source.
-	Refreshes int64
-	// Failures counts failed calls to the source.
-	Failures int64
-	// ConsecutiveFailures counts failures since the last success.
-	ConsecutiveFailures int
-	// HasToken reports whether a valid token is cached.
-	HasToken bool
-	// Expiry is the cached token's expiry; zero if there is none or it
-	// never expires.
-	Expiry time.Time
-	// TimeLeft is how long the cached token remains valid.
-	TimeLeft time.Duration
-	// LastError is the most recent failure since the last success, or nil.
-	LastError error
-	// Refreshing reports whether a call to the source is under way.
-	Refreshing bool
-}
 
 // A Provider caches the token from a TokenSource and serves it as gRPC
 // headers. It satisfies go.temporal.io/sdk's client.HeadersProvider: set it
@@ -204,7 +66,18 @@ type Provider struct {
 	clock   Clock
 	check   time.Duration // WallClockCheck: > 0 a bound, < 0 every call
 	observe func(RefreshEvent)
-	cfgErr  error // from Options.Validate; returned by every call
+	cfgErr  error         // from Options.Validate; returned by every call
+	grace   time.Duration // RotationGrace; < 0 off
+
+	onRotation func(RotationEvent)
+	rot        atomic.Pointer[rotation] // the grace or hold under way; nil if none
+	saved      atomic.Int64
+	held       atomic.Int64
+	// accepted is the last token a call succeeded with, as far as
+	// RetryUnauthorized saw; guarded by mu.
+	accepted *cached
+	// closingSource is set once the source's Close has been called.
+	closingSource atomic.Bool
 
 	cur     atomic.Pointer[cached] // the token being served; nil if none
 	flight  atomic.Pointer[flight] // the refresh under way; nil if none
@@ -246,7 +119,9 @@ type cached struct {
 	refreshAt  time.Time
 	fetched    time.Time
 	stale      atomic.Bool
-	rejectedAt time.Time // the last rejection that asked for a new token; guarded by Provider.mu
+	rejectedAt time.Time   // the last rejection that asked for a new token; guarded by Provider.mu
+	kid        string      // the JWT's kid, or ""
+	accepted   atomic.Bool // a call succeeded with it
 }
 
 // flight is one call to the source; done closes when it ends.
@@ -273,6 +148,12 @@ func New(src TokenSource, opts Options) *Provider {
 		check:   opts.WallClockCheck,
 		observe: opts.OnRefresh,
 		stopped: make(chan struct{}),
+		grace:   opts.RotationGrace,
+
+		onRotation: opts.OnRotation,
+	}
+	if p.grace == 0 {
+		p.grace = DefaultRotationGrace
 	}
 	if p.name == "" {
 		if s, ok := src.(fmt.Stringer); ok {
@@ -369,6 +250,11 @@ func (p *Provider) getStale(ctx context.Context) (*cached, error) {
 			}
 			return c, nil
 		}
+		if r := p.rot.Load(); r != nil && r.old == c {
+			if n := p.graceExpired(r, now); n != nil {
+				return n, nil
+			}
+		}
 	}
 	return p.wait(ctx)
 }
@@ -439,255 +325,6 @@ func (p *Provider) startLocked(now time.Time, background, force bool) (*flight, 
 	return f, nil, nil
 }
 
-// refresh calls the source and publishes the outcome. If the token is
-// invalidated while the source runs, what it returns may be the token
-// invalidated, so it asks once more, after telling an Invalidator.
-func (p *Provider) refresh(f *flight) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
-	began := p.clock.Now()
-	var (
-		tok Token
-		err error
-		gen uint64
-	)
-	for try := 0; try < 2; try++ {
-		p.mu.Lock()
-		gen = p.gen
-		rejected := p.rejected
-		p.rejected = nil
-		p.mu.Unlock()
-		tok, err = p.call(ctx, rejected)
-		p.mu.Lock()
-		again := p.gen != gen && !p.closed.Load()
-		p.mu.Unlock()
-		if !again {
-			break
-		}
-	}
-	cancel()
-	end := p.clock.Now()
-	now := end.Round(0)
-	tok.Expiry, tok.RefreshAt = tok.Expiry.Round(0), tok.RefreshAt.Round(0)
-	if err == nil {
-		err = checkToken(tok, now)
-	}
-	ev := RefreshEvent{Source: p.name, Background: f.background, Took: end.Sub(began)}
-	var (
-		newTok *jwtinfo.Info // set when the token is one not installed before
-		oldKid string        // set when its kid differs from the last token's
-	)
-
-	p.mu.Lock()
-	invalidated := p.gen != gen // again, during the second call
-	switch {
-	case err == nil && p.closed.Load():
-		err = ErrClosed // Close ran meanwhile: install nothing it cannot stop
-	case err == nil && invalidated && p.rejected != nil && p.rejected.Value() == tok.Value():
-		err = errors.New("source returned the token invalidated while it ran")
-	}
-	if err != nil {
-		p.failures++
-		p.lastErr = err
-		p.failuresTotal.Add(1)
-		retry := now.Add(backoff(p.failures, err))
-		if c := p.cur.Load(); c != nil && c.tok.valid(now) {
-			// One more try shortly before the token expires, in the
-			// background, rather than at expiry with every caller waiting.
-			if last := c.tok.Expiry.Add(-finalTryLead(ev.Took)); !c.tok.Expiry.IsZero() && retry.After(last) && last.After(now) {
-				retry = last
-			}
-			ev.TimeLeft = timeLeft(c.tok, now)
-		}
-		if invalidated {
-			retry = now // the next call tries at once, as Invalidate promises
-		}
-		p.retryAt.Store(retry.UnixNano())
-		ev.Err, ev.RetryIn = err, retry.Sub(now)
-		f.err = fmt.Errorf("headers: fetching a token from %s: %w", p.name, err)
-	} else {
-		p.failures, p.lastErr = 0, nil
-		p.refreshes.Add(1)
-		p.retryAt.Store(0)
-		f.cur = p.newCached(tok, now)
-		p.install(f.cur, now)
-		ev.Expiry, ev.TimeLeft = tok.Expiry, timeLeft(tok, now)
-		if tok.Value() != p.lastValue {
-			info, isJWT := jwtinfo.Read(tok.Value())
-			newTok = &info
-			if isJWT && p.lastValue != "" && info.KeyID != p.lastKid {
-				oldKid = p.lastKid
-			}
-			p.lastValue, p.lastKid = tok.Value(), info.KeyID
-		}
-	}
-	p.flight.Store(nil)
-	p.mu.Unlock()
-	// Close waits for the source, not for the records below, so that
-	// OnRefresh may call Close.
-	p.wg.Done()
-	defer close(f.done) // after the event is out, so waiters see it
-
-	if ev.Err != nil {
-		p.log.Warn("temporalauth: token refresh failed", "source", p.name,
-			"time_left", ev.TimeLeft, "retry_in", ev.RetryIn, "error", ev.Err)
-	} else if newTok != nil {
-		attrs := []any{"source", p.name}
-		for _, a := range [][2]string{{"kid", newTok.KeyID}, {"iss", newTok.Issuer}, {"sub", newTok.Subject}} {
-			if a[1] != "" {
-				attrs = append(attrs, a[0], a[1])
-			}
-		}
-		expiry := any("never")
-		if !ev.Expiry.IsZero() {
-			expiry = ev.Expiry.UTC()
-		}
-		p.log.Info("temporalauth: new token", append(attrs, "expiry", expiry, "took", ev.Took)...)
-		if oldKid != "" {
-			p.log.Info("temporalauth: signing key changed", "source", p.name, "old_kid", oldKid, "new_kid", newTok.KeyID)
-		}
-	} else {
-		p.log.Debug("temporalauth: token refreshed; the source returned the same token", "source", p.name,
-			"time_left", ev.TimeLeft, "took", ev.Took)
-	}
-	if p.observe != nil {
-		defer p.recoverPanic("OnRefresh", nil)
-		p.observe(ev)
-	}
-}
-
-// call tells an Invalidator about a rejected token, if any, and asks the
-// source for a token. A panic in the source becomes an error.
-func (p *Provider) call(ctx context.Context, rejected *Token) (tok Token, err error) {
-	defer p.recoverPanic("token source", &err)
-	if inv, ok := p.src.(Invalidator); ok && rejected != nil {
-		inv.InvalidateToken(ctx, *rejected)
-	}
-	return p.src.Token(ctx)
-}
-
-// recoverPanic, deferred, recovers a panic in code the Provider calls on
-// its own goroutine, logs it with its stack and, if err is not nil, stores
-// it there as an error.
-func (p *Provider) recoverPanic(what string, err *error) {
-	r := recover()
-	if r == nil {
-		return
-	}
-	p.log.Error("temporalauth: "+what+" panicked", "source", p.name,
-		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-	if err != nil {
-		*err = fmt.Errorf("%s panicked: %v", what, r)
-	}
-}
-
-// finalTryLead is how long before expiry the last background try after
-// failures is made: long enough for a call that takes as long as the last
-// one to end before the token expires.
-func finalTryLead(took time.Duration) time.Duration {
-	return max(2*took, time.Second)
-}
-
-// newCached builds the cache entry for a token fetched at now.
-func (p *Provider) newCached(tok Token, now time.Time) *cached {
-	c := &cached{
-		tok:       tok,
-		headers:   map[string]string{p.header: p.scheme + " " + tok.Value()},
-		refreshAt: farFuture,
-		fetched:   now,
-	}
-	if !tok.Expiry.IsZero() {
-		left := tok.Expiry.Sub(now)
-		leeway := p.leeway
-		if leeway <= 0 {
-			leeway = min(MaxDefaultLeeway, left/4)
-		}
-		// Never plan the next refresh sooner than halfway to expiry: a
-		// source that hands back the same cached token (MSAL does, inside
-		// its own 5-minute buffer) must not be asked again on every call.
-		c.refreshAt = tok.Expiry.Add(-min(leeway, left/2))
-	}
-	if tok.RefreshAt.After(now) && tok.RefreshAt.Before(c.refreshAt) {
-		c.refreshAt = tok.RefreshAt
-	}
-	return c
-}
-
-// install makes c the token served, and arms the timer that re-judges it
-// on the wall clock. Callers hold p.mu.
-func (p *Provider) install(c *cached, now time.Time) {
-	if p.timer != nil {
-		p.timer.Stop()
-		p.timer = nil
-	}
-	if c != nil && c.refreshAt != farFuture && p.check < 0 {
-		c.stale.Store(true) // getStale reads the clock on every call
-	}
-	p.cur.Store(c)
-	if c != nil && c.refreshAt != farFuture && p.check > 0 {
-		p.arm(c, now)
-	}
-}
-
-// arm sets the timer that calls judge for c at its refresh time, or after
-// WallClockCheck if that is sooner. Callers hold p.mu.
-func (p *Provider) arm(c *cached, now time.Time) {
-	p.timer = p.clock.AfterFunc(min(c.refreshAt.Sub(now), p.check), func() { p.judge(c) })
-}
-
-// judge reads the wall clock and marks c stale if it is due for a refresh,
-// or arms the timer again. The timer that calls it follows the monotonic
-// clock, which may lag the wall clock by any amount after a suspend or a
-// clock step.
-func (p *Provider) judge(c *cached) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cur.Load() != c || c.stale.Load() {
-		return // replaced, dropped or closed since the timer was set
-	}
-	p.timer = nil
-	if now := p.now(); now.Before(c.refreshAt) {
-		p.arm(c, now)
-		return
-	}
-	c.stale.Store(true)
-}
-
-// farFuture is the refresh time of a token that never expires.
-var farFuture = time.Unix(1<<62, 0)
-
-// checkToken rejects a token the Provider must not serve. Its errors
-// never show the token.
-func checkToken(tok Token, now time.Time) error {
-	if tok.Value() == "" {
-		return errors.New("source returned an empty token")
-	}
-	for i := range len(tok.Value()) {
-		if c := tok.Value()[i]; c < ' ' || c > '~' {
-			what := "a non-ASCII byte"
-			if c < ' ' || c == 0x7f {
-				what = "a control character"
-			}
-			if c == '\n' || c == '\r' {
-				what = "a line break"
-			}
-			return fmt.Errorf("source returned a token with %s at byte %d of %d; a gRPC header value holds only printable ASCII",
-				what, i, len(tok.Value()))
-		}
-	}
-	if !tok.valid(now) {
-		return fmt.Errorf("source returned a token that expired at %s (%s ago)",
-			tok.Expiry.UTC().Format(time.RFC3339), now.Sub(tok.Expiry).Round(time.Second))
-	}
-	return nil
-}
-
-func timeLeft(tok Token, now time.Time) time.Duration {
-	if tok.Expiry.IsZero() {
-		return 0
-	}
-	return tok.Expiry.Sub(now)
-}
-
 // Invalidate drops the cached token: the next call fetches a new one, at
 // once, ignoring any backoff. Use it when the server rejected the token;
 // RetryUnauthorized does more gently, keeping a still-valid token until a
@@ -703,7 +340,9 @@ func (p *Provider) Invalidate() {
 	}
 	p.install(nil, time.Time{})
 	p.retryAt.Store(0)
+	ev := p.dropRotationLocked(p.now())
 	p.mu.Unlock()
+	p.emitRotation(ev)
 }
 
 // Stats returns a snapshot of the Provider's state.
@@ -715,6 +354,9 @@ func (p *Provider) Stats() Stats {
 		ConsecutiveFailures: p.failures,
 		LastError:           p.lastErr,
 		Refreshing:          p.flight.Load() != nil,
+		Rotating:            p.rot.Load() != nil,
+		SavedCalls:          p.saved.Load(),
+		HeldCalls:           p.held.Load(),
 	}
 	p.mu.Unlock()
 	if c := p.cur.Load(); c != nil {
@@ -744,12 +386,14 @@ func (p *Provider) Close() error {
 	p.mu.Lock()
 	first := !p.closed.Swap(true)
 	p.install(nil, time.Time{})
+	p.rot.Store(nil)
 	p.mu.Unlock()
 	p.cancel()
 	if first {
 		go func() {
 			p.wg.Wait()
 			if c, ok := p.src.(io.Closer); ok {
+				p.closingSource.Store(true)
 				p.closeErr = c.Close()
 			}
 			close(p.stopped)
@@ -765,7 +409,11 @@ func (p *Provider) Close() error {
 		return nil
 	case <-t.C:
 	}
-	p.log.Warn("temporalauth: a call to the token source ignored cancellation; Close stops waiting for it",
+	what := "a call to the token source ignored cancellation"
+	if p.closingSource.Load() {
+		what = "the token source's Close has not returned"
+	}
+	p.log.Warn("temporalauth: "+what+"; Close stops waiting for it",
 		"source", p.name, "waited", closeTimeout)
 	go func() {
 		<-p.stopped
@@ -773,6 +421,10 @@ func (p *Provider) Close() error {
 			p.log.Warn("temporalauth: closing the token source failed", "source", p.name, "error", p.closeErr)
 		}
 	}()
+	if p.closingSource.Load() {
+		return fmt.Errorf("headers: closing the provider for %s: the source's Close has not returned after %s; it is left to end on its own",
+			p.name, closeTimeout)
+	}
 	return fmt.Errorf("headers: closing the provider for %s: a call to the source ignored cancellation for %s; it is left to end on its own, and the source is closed when it does",
 		p.name, closeTimeout)
 }

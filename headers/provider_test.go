@@ -604,8 +604,11 @@ func TestInvalidOptionsAreReportedByEveryCall(t *testing.T) {
 		{Options{Header: "x-auth:"}, "headers.Options.Header"},
 		{Options{Scheme: "Bear er"}, "headers.Options.Scheme"},
 		{Options{Scheme: "Bearer\r\n"}, "headers.Options.Scheme"},
+		{Options{Header: "authorization-bin"}, "headers.Options.Header"},
+		{Options{WallClockCheck: 1}, "headers.Options.WallClockCheck"},
+		{Options{WallClockCheck: headers.MinWallClockCheck - 1}, "headers.Options.WallClockCheck"},
 	} {
-		t.Run(tc.opts.Header+tc.opts.Scheme, func(t *testing.T) {
+		t.Run(fmt.Sprint(tc.opts.Header, tc.opts.Scheme, tc.opts.WallClockCheck), func(t *testing.T) {
 			if err := tc.opts.Validate(); err == nil || !strings.Contains(err.Error(), tc.field) {
 				t.Errorf("Validate() = %v, want an error naming %s", err, tc.field)
 			}
@@ -623,7 +626,8 @@ func TestInvalidOptionsAreReportedByEveryCall(t *testing.T) {
 			}
 		})
 	}
-	for _, ok := range []Options{{}, {Header: "X-Temporal_Auth.v2", Scheme: "Token"}} {
+	for _, ok := range []Options{{}, {Header: "X-Temporal_Auth.v2", Scheme: "Token"},
+		{WallClockCheck: headers.MinWallClockCheck}, {WallClockCheck: -1}} {
 		if err := ok.Validate(); err != nil {
 			t.Errorf("Validate(%+v) = %v", ok, err)
 		}
@@ -855,5 +859,133 @@ func TestCloseClosesSourceOnce(t *testing.T) {
 	p.Close()
 	if n := src.closed.Load(); n != 1 {
 		t.Errorf("source closed %d times, want 1", n)
+	}
+}
+
+// A RefreshAt already past when the token arrives asks for a refresh as
+// soon as allowed, MinBackoff later (the token is served meanwhile),
+// rather than being ignored.
+func TestRefreshAtInThePastRefreshesNow(t *testing.T) {
+	c := clocktest.New()
+	var calls atomic.Int64
+	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
+		n := calls.Add(1)
+		tok := NewToken(fmt.Sprint("file-", n), c.Now().Add(time.Hour))
+		if n == 1 {
+			tok.RefreshAt = c.Now().Add(-time.Second)
+		}
+		return tok, nil
+	})
+	p, ev := newTestProvider(t, src, c, Options{})
+	if got := mustHeader(t, p); got != "Bearer file-1" {
+		t.Fatal(got)
+	}
+	ev.next(t)
+	c.Advance(headers.MinBackoff - time.Millisecond)
+	mustHeader(t, p)
+	ev.none(t)
+	c.Advance(time.Millisecond)
+	if got := mustHeader(t, p); got != "Bearer file-1" { // served while the refresh runs
+		t.Fatal(got)
+	}
+	ev.next(t)
+	if got := mustHeader(t, p); got != "Bearer file-2" {
+		t.Fatalf("got %q, want file-2: a past RefreshAt means refresh now", got)
+	}
+}
+
+// A source whose every token carries a past RefreshAt is asked once per
+// MinBackoff, not on every call.
+func TestPastRefreshAtDoesNotSpin(t *testing.T) {
+	c := clocktest.New()
+	var calls atomic.Int64
+	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
+		tok := NewToken(fmt.Sprint("file-", calls.Add(1)), time.Time{})
+		tok.RefreshAt = c.Now().Add(-time.Minute)
+		return tok, nil
+	})
+	p, ev := newTestProvider(t, src, c, Options{})
+	mustHeader(t, p)
+	ev.next(t)
+	for range 100 {
+		mustHeader(t, p)
+	}
+	ev.none(t)
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d source calls without the clock moving, want 1", n)
+	}
+}
+
+// A source returning the credential with its scheme would send
+// "Bearer Bearer x": such a token is refused with an error naming the
+// mistake, never the token.
+func TestTokenWithSchemeIsRefused(t *testing.T) {
+	for _, v := range []string{"Bearer secret-x", "bearer secret-x"} {
+		c := clocktest.New()
+		src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
+			return NewToken(v, c.Now().Add(time.Hour)), nil
+		})
+		p, _ := newTestProvider(t, src, c, Options{})
+		_, err := p.GetHeaders(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "begins with the scheme") || strings.Contains(err.Error(), "secret-x") {
+			t.Errorf("GetHeaders with token %q: %v, want an error about the scheme without the token", v, err)
+		}
+	}
+}
+
+// A call RetryUnauthorized holds while it waits for a new token returns
+// once the Provider closes, even when the source ignores its context.
+func TestRetryWaitEndsWithClose(t *testing.T) {
+	defer headers.SetCloseTimeout(50 * time.Millisecond)()
+	c := clocktest.New()
+	var n atomic.Int64
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{}, 1)
+	src := headers.TokenSourceFunc(func(context.Context) (Token, error) {
+		if n.Add(1) == 1 {
+			return NewToken("first", c.Now().Add(time.Hour)), nil
+		}
+		entered <- struct{}{}
+		<-release // ignores its context
+		return NewToken("late", c.Now().Add(time.Hour)), nil
+	})
+	p, _ := newTestProvider(t, src, c, Options{})
+	h := mustHeader(t, p)
+	c.Advance(time.Minute) // old enough for a rejection to ask for a new token
+	srv := &server{script: []error{unauthorized}}
+	done := make(chan error, 1)
+	go func() { done <- call(p, srv, h) }()
+	recv(t, entered, "source call")
+	p.Close()
+	if err := recv(t, done, "the call to return after Close"); !errors.Is(err, unauthorized) {
+		t.Errorf("call returned %v, want the server's refusal", err)
+	}
+}
+
+// hangingCloser is a source whose Close does not return until released.
+type hangingCloser struct {
+	source
+	release chan struct{}
+}
+
+func (s *hangingCloser) Close() error { <-s.release; return nil }
+
+// Close names the source's Close, not a call to the source, when that is
+// what hangs.
+func TestCloseBlamesHangingCloser(t *testing.T) {
+	defer headers.SetCloseTimeout(50 * time.Millisecond)()
+	c := clocktest.New()
+	src := &hangingCloser{source: source{clock: c, lifetime: time.Hour}, release: make(chan struct{})}
+	defer close(src.release)
+	var logs syncBuffer
+	p := headers.New(src, Options{Clock: c, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	mustHeader(t, p)
+	err := p.Close()
+	if err == nil || !strings.Contains(err.Error(), "source's Close has not returned") || strings.Contains(err.Error(), "ignored cancellation") {
+		t.Errorf("Close = %v, want an error naming the source's Close", err)
+	}
+	if strings.Contains(logs.String(), "ignored cancellation") {
+		t.Errorf("log blames a call to the source:\n%s", logs.String())
 	}
 }

@@ -68,7 +68,9 @@ type Invalidator interface {
 }
 
 // NewToken returns a Token carrying value, the credential without a scheme
-// such as "Bearer", that expires at expiry (the zero time: never).
+// such as "Bearer", that expires at expiry (the zero time: never). A
+// Provider refuses a token that begins with its scheme and a space (it
+// would send "Bearer Bearer ..."), with an error saying so.
 func NewToken(value string, expiry time.Time) Token {
 	return Token{value: &value, Expiry: expiry}
 }

@@ -38,14 +38,29 @@ const MinRejectInterval = 10 * time.Second
 // not at all when the rejected token is younger than MinRejectInterval, so
 // a caller without the permission gets the denial, never a loop; such a
 // call costs one extra round trip.
+//
+// A key rotation is handled first: when the server refuses a token signed
+// with a key other than that of the last token it accepted (a key it has
+// not fetched yet), the call is retried with that accepted token while it
+// is valid, and held and retried until the server accepts the new key
+// when it is not; see Options.RotationGrace. The interceptor learns which
+// token the server accepted from the calls that succeed, at the cost of
+// two atomic loads per call.
 func (p *Provider) RetryUnauthorized() grpc.DialOption {
 	return grpc.WithChainUnaryInterceptor(p.retryUnauthorized)
 }
 
 func (p *Provider) retryUnauthorized(ctx context.Context, method string, req, reply any,
 	cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if r := p.rot.Load(); r != nil && r.old != nil && p.probe(r) {
+		return p.sendProbe(ctx, r, method, req, reply, cc, invoker, opts...)
+	}
 	err := invoker(ctx, method, req, reply, cc, opts...)
-	if err == nil || !tokenRejected(err) {
+	if err == nil {
+		p.noteSuccess(ctx)
+		return nil
+	}
+	if !tokenRejected(err) {
 		return err
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
@@ -53,36 +68,55 @@ func (p *Provider) retryUnauthorized(ctx context.Context, method string, req, re
 	if len(sent) == 0 {
 		return err
 	}
-	h, ok := p.replace(ctx, sent[len(sent)-1], method)
+	if err2 := p.fallback(ctx, sent[len(sent)-1], method, req, reply, cc, invoker, err, opts...); err2 != errToday {
+		return err2
+	}
+	c, ok := p.replace(ctx, sent[len(sent)-1], method)
 	if !ok {
 		return err
 	}
-	md = md.Copy()
-	for k, v := range h {
-		md.Set(k, v)
+	err = invoker(p.withHeaders(ctx, c), method, req, reply, cc, opts...)
+	if err == nil {
+		p.accept(c)
 	}
-	return invoker(metadata.NewOutgoingContext(ctx, md), method, req, reply, cc, opts...)
+	return err
 }
 
 // tokenRejected reports whether err is the server refusing credentials.
 func tokenRejected(err error) bool {
-	s, ok := status.FromError(err)
-	if !ok {
-		return false
+	_, ok := Rejection(err)
+	return ok
+}
+
+// Rejection reports whether err is the Temporal server refusing a call's
+// credentials: UNAUTHENTICATED, or PERMISSION_DENIED with the message
+// "Request unauthorized." (which the server also answers for a valid token
+// that lacks the permission). code is the status code's name as the SDK's
+// metrics tag it. RetryUnauthorized, package metrics and the rejection
+// logs all use it.
+func Rejection(err error) (code string, ok bool) {
+	if err == nil {
+		return "", false
+	}
+	s, isStatus := status.FromError(err)
+	if !isStatus {
+		return "", false
 	}
 	switch s.Code() {
 	case codes.Unauthenticated:
-		return true
+		return "UNAUTHENTICATED", true
 	case codes.PermissionDenied:
-		return strings.HasPrefix(s.Message(), "Request unauthorized")
+		if strings.HasPrefix(s.Message(), "Request unauthorized") {
+			return "PERMISSION_DENIED", true
+		}
 	}
-	return false
+	return "", false
 }
 
 // replace handles the server's rejection of the header value sent. It
-// returns the headers to retry with, which carry a different token, or
+// returns the token to retry with, which differs from the one sent, or
 // false when the call is not to be retried.
-func (p *Provider) replace(ctx context.Context, sent, method string) (map[string]string, bool) {
+func (p *Provider) replace(ctx context.Context, sent, method string) (*cached, bool) {
 	p.mu.Lock()
 	c := p.cur.Load()
 	if p.closed.Load() {
@@ -133,33 +167,35 @@ func (p *Provider) replace(ctx context.Context, sent, method string) (map[string
 	case <-f.done:
 	case <-ctx.Done():
 		return nil, false
+	case <-p.ctx.Done(): // closed, even if the source ignores cancellation
+		return nil, false
 	}
 	if f.err != nil {
 		p.log.Warn("temporalauth: no new token after the server rejected one; the call fails with the server's error",
 			"source", p.name, "method", method, "error", f.err)
 		return nil, false
 	}
-	if h := f.cur.headers; h[p.header] != sent {
-		return h, true
+	if f.cur.headers[p.header] != sent {
+		return f.cur, true
 	}
 	p.log.Warn("temporalauth: the source returned the token the server rejected; the call fails with the server's error (a source with a cache should implement headers.Invalidator)",
 		"source", p.name, "method", method)
 	return nil, false
 }
 
-// other returns the current headers if they carry a token other than the
-// one sent, fetching one if needed.
-func (p *Provider) other(ctx context.Context, sent, method string) (map[string]string, bool) {
-	h, err := p.GetHeaders(ctx)
+// other returns the current token if it differs from the one sent,
+// fetching one if needed.
+func (p *Provider) other(ctx context.Context, sent, method string) (*cached, bool) {
+	c, err := p.current(ctx)
 	if err != nil {
 		p.log.Warn("temporalauth: no new token after the server rejected one; the call fails with the server's error",
 			"source", p.name, "method", method, "error", err)
 		return nil, false
 	}
-	if h[p.header] == sent {
+	if c.headers[p.header] == sent {
 		return nil, false
 	}
-	return h, true
+	return c, true
 }
 
 // kidOf returns the kid of a JWT token, read without verifying it, or ""

@@ -22,22 +22,30 @@
 //	temporal_auth_token_refresh_latency    timer    source, outcome
 //	temporal_auth_token_time_left_seconds  gauge    source
 //	temporal_auth_token_rejected           counter  source, status_code (PERMISSION_DENIED|UNAUTHENTICATED)
+//	temporal_auth_rotation_grace           counter  source
+//	temporal_auth_rotation_saved_calls     counter  source
+//	temporal_auth_rotation_held_calls      counter  source, outcome (success|failure)
+//	temporal_auth_rotation_hold_latency    timer    source, outcome
 //
 // The gauge is set after each refresh (after a failure, to the time left on
-// the token still served, 0 if none) and on each rejection; Watch keeps it
-// current between them. No metric carries a token or any part of one.
+// the token still served, 0 if none) and on each rejection the DialOption
+// sees; Watch keeps it current between them. For a token that never
+// expires (an opaque API key) it is +Inf, so that an alert on a small
+// value (time_left < 60) never fires for it. The rotation metrics come
+// from Recorder.OnRotation (headers.Options.OnRotation): graces started,
+// calls saved by the previously accepted token, and calls held while the
+// server had not fetched a new key, with how long each waited. No metric
+// carries a token or any part of one.
 package metrics
 
 import (
 	"context"
-	"strings"
+	"math"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/temporalauth/temporalauth/headers"
 )
@@ -49,6 +57,10 @@ const (
 	RefreshLatency = "temporal_auth_token_refresh_latency"
 	TimeLeft       = "temporal_auth_token_time_left_seconds"
 	Rejected       = "temporal_auth_token_rejected"
+	RotationGrace  = "temporal_auth_rotation_grace"
+	SavedCalls     = "temporal_auth_rotation_saved_calls"
+	HeldCalls      = "temporal_auth_rotation_held_calls"
+	HoldLatency    = "temporal_auth_rotation_hold_latency"
 )
 
 // Tag keys and values.
@@ -107,19 +119,46 @@ func (r *Recorder) OnRefresh(ev headers.RefreshEvent) {
 	switch {
 	case ev.Err == nil:
 		r.expiry, r.hasToken = ev.Expiry, true
-	case ev.TimeLeft <= 0:
+	case ev.TimeLeft <= 0 && !(r.hasToken && r.expiry.IsZero()):
 		r.expiry, r.hasToken = time.Time{}, false
+	}
+	if r.hasToken && r.expiry.IsZero() {
+		r.timeLeft.Update(math.Inf(1))
+		return
 	}
 	r.timeLeft.Update(ev.TimeLeft.Seconds())
 }
 
+// OnRotation records a step of a key rotation. Use it as
+// headers.Options.OnRotation, or call it from yours.
+func (r *Recorder) OnRotation(ev headers.RotationEvent) {
+	switch ev.Kind {
+	case headers.GraceStarted:
+		r.h.Counter(RotationGrace).Inc(1)
+	case headers.CallSaved:
+		r.h.Counter(SavedCalls).Inc(1)
+	case headers.CallHeld:
+		if !ev.Ended {
+			return // the hold begins; it is counted when it ends
+		}
+		outcome := OutcomeSuccess
+		if ev.Err != nil {
+			outcome = OutcomeFailure
+		}
+		h := r.h.WithTags(map[string]string{OutcomeTag: outcome})
+		h.Counter(HeldCalls).Inc(1)
+		h.Timer(HoldLatency).Record(ev.Took)
+	}
+}
+
 // Update sets the time-left gauge from now: the seconds until the last
-// reported token expires, 0 once it has (or when none was ever fetched).
-// A token that never expires leaves the gauge alone.
+// reported token expires, 0 once it has (or when none was ever fetched),
+// +Inf for a token that never expires.
 func (r *Recorder) Update(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.hasToken && r.expiry.IsZero() {
+		r.timeLeft.Update(math.Inf(1))
 		return
 	}
 	r.timeLeft.Update(max(0, r.expiry.Sub(now).Seconds()))
@@ -155,8 +194,7 @@ func (r *Recorder) Watch(interval time.Duration) (stop func()) {
 
 // DialOption returns a dial option for client.Options.ConnectionOptions.
 // DialOptions that counts the calls the server refuses for their
-// credentials: UNAUTHENTICATED, and PERMISSION_DENIED "Request
-// unauthorized." (which the server also answers for a valid token that
+// credentials (see headers.Rejection) (which the server also answers for a valid token that
 // lacks the permission). Placed after the provider's RetryUnauthorized, it
 // counts each refused attempt, the retried ones included.
 func (r *Recorder) DialOption() grpc.DialOption {
@@ -166,30 +204,9 @@ func (r *Recorder) DialOption() grpc.DialOption {
 func (r *Recorder) intercept(ctx context.Context, method string, req, reply any,
 	cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	err := invoker(ctx, method, req, reply, cc, opts...)
-	if code, ok := Rejection(err); ok {
+	if code, ok := headers.Rejection(err); ok {
 		r.h.WithTags(map[string]string{StatusCodeTag: code}).Counter(Rejected).Inc(1)
+		r.Update(time.Now())
 	}
 	return err
-}
-
-// Rejection reports whether err is the server refusing a call's
-// credentials, and the status code's name as the SDK's
-// temporal_request_failure tags it.
-func Rejection(err error) (code string, ok bool) {
-	if err == nil {
-		return "", false
-	}
-	s, isStatus := status.FromError(err)
-	if !isStatus {
-		return "", false
-	}
-	switch s.Code() {
-	case codes.Unauthenticated:
-		return "UNAUTHENTICATED", true
-	case codes.PermissionDenied:
-		if strings.HasPrefix(s.Message(), "Request unauthorized") {
-			return "PERMISSION_DENIED", true
-		}
-	}
-	return "", false
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -132,13 +133,61 @@ func TestUpdateWithoutToken(t *testing.T) {
 	}
 }
 
+// A token that never expires reads +Inf, so that the README's alert
+// (time_left < 60) stays quiet, after a refresh, after a failed one that
+// keeps the token, and between them.
 func TestUpdateNeverExpires(t *testing.T) {
 	h := newRecording()
 	r := New(h, "static")
 	r.OnRefresh(headers.RefreshEvent{})
 	r.Update(time.Now())
-	if got := h.get("temporal_auth_token_time_left_seconds source=static"); !slices.Equal(got, []float64{0}) {
-		t.Errorf("gauge %v, want one 0 from the refresh and nothing from Update", got)
+	r.OnRefresh(headers.RefreshEvent{Err: errors.New("file unreadable")})
+	inf := math.Inf(1)
+	if got := h.get("temporal_auth_token_time_left_seconds source=static"); !slices.Equal(got, []float64{inf, inf, inf}) {
+		t.Errorf("gauge %v, want +Inf three times", got)
+	}
+}
+
+// The gauge is updated on each rejection, as the package doc says.
+func TestRejectionUpdatesGauge(t *testing.T) {
+	h := newRecording()
+	r := New(h, "jwt")
+	r.OnRefresh(headers.RefreshEvent{Expiry: time.Now().Add(time.Hour), TimeLeft: time.Hour})
+	r.intercept(context.Background(), "/m", nil, nil, nil,
+		func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+			return status.Error(codes.Unauthenticated, "bad")
+		})
+	if got := h.get("temporal_auth_token_time_left_seconds source=jwt"); len(got) != 2 || got[1] > 3600 || got[1] < 3590 {
+		t.Errorf("gauge %v, want the refresh's value and one from the rejection", got)
+	}
+}
+
+func TestOnRotation(t *testing.T) {
+	h := newRecording()
+	r := New(h, "jwt")
+	for _, ev := range []headers.RotationEvent{
+		{Kind: headers.GraceStarted, OldKid: "k1", NewKid: "k2"},
+		{Kind: headers.CallSaved},
+		{Kind: headers.CallSaved},
+		{Kind: headers.CallHeld},
+		{Kind: headers.CallHeld, Took: 3 * time.Second, Ended: true},
+		{Kind: headers.CallHeld, Took: time.Minute, Err: errors.New("refused"), Ended: true},
+		{Kind: headers.GraceEnded, Took: time.Minute},
+	} {
+		r.OnRotation(ev)
+	}
+	want := map[string][]float64{
+		"temporal_auth_rotation_grace source=jwt":                        {1},
+		"temporal_auth_rotation_saved_calls source=jwt":                  {1, 1},
+		"temporal_auth_rotation_held_calls outcome=success source=jwt":   {1},
+		"temporal_auth_rotation_held_calls outcome=failure source=jwt":   {1},
+		"temporal_auth_rotation_hold_latency outcome=success source=jwt": {3},
+		"temporal_auth_rotation_hold_latency outcome=failure source=jwt": {60},
+	}
+	for k, v := range want {
+		if got := h.get(k); !slices.Equal(got, v) {
+			t.Errorf("%s = %v, want %v", k, got, v)
+		}
 	}
 }
 
@@ -193,7 +242,7 @@ func TestDialOption(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got, v)
 		}
 	}
-	if got := h.keys(); len(got) != len(want) {
+	if got := h.keys(); len(got) != len(want)+1 { // and the gauge, updated per rejection
 		t.Errorf("metrics %q", got)
 	}
 }

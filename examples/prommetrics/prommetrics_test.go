@@ -3,7 +3,6 @@ package prommetrics_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/temporalauth/temporalauth"
@@ -133,31 +131,40 @@ func TestScrape(t *testing.T) {
 	}
 
 	// Rotate the key file before the server knows the new key: the next
-	// token is refused, and the log names its kid.
+	// token is refused, the log names its kid, and RetryUnauthorized
+	// retries the call with the previous token (the rotation grace).
 	newJWK := writeKey(t, workerFile)
 	auth.Provider().Invalidate()
-	var denied *serviceerror.PermissionDenied
-	if err := describe(); !errors.As(err, &denied) {
-		t.Fatalf("with an unpublished key: %v, want PermissionDenied", err)
+	if err := describe(); err != nil {
+		t.Fatalf("with an unpublished key: %v, want the call saved by the previous token", err)
 	}
-	// Publish it: calls pass again once the server has refetched.
+	if st := auth.Provider().Stats(); !st.Rotating || st.SavedCalls != 1 {
+		t.Fatalf("Stats %+v, want a rotation grace and one saved call", st)
+	}
+	// Publish it: once the server has refetched, the next call that tries
+	// the new key (one per headers.RotationProbeInterval) is accepted and
+	// the grace ends.
 	if err := keys.Add(newJWK); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for describe() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the server never accepted the published key")
+	deadline := time.Now().Add(headers.RotationProbeInterval + 30*time.Second)
+	for auth.Provider().Stats().Rotating {
+		if err := describe(); err != nil {
+			t.Fatalf("during the grace: %v", err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatal("the grace never ended after the key was published")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	want := []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^temporal_auth_token_refresh\{outcome="success",source="jwt",trigger="blocking"\} 2$`),
 		regexp.MustCompile(`(?m)^temporal_auth_token_rejected\{source="jwt",status_code="PERMISSION_DENIED"\} [1-9]`),
-		regexp.MustCompile(`(?m)^temporal_auth_token_time_left_seconds\{source="jwt"\} (59\d|600)(\.\d+)?$`),
+		regexp.MustCompile(`(?m)^temporal_auth_token_time_left_seconds\{source="jwt"\} (5[5-9]\d|600)(\.\d+)?$`),
 		regexp.MustCompile(`(?m)^temporal_auth_token_refresh_latency_count\{outcome="success",source="jwt"\} 2$`),
-		regexp.MustCompile(`(?m)^temporal_request_failure\{.*status_code="PERMISSION_DENIED".*\} [1-9]`),
+		regexp.MustCompile(`(?m)^temporal_auth_rotation_grace\{source="jwt"\} 1$`),
+		regexp.MustCompile(`(?m)^temporal_auth_rotation_saved_calls\{source="jwt"\} [1-9]`),
 	}
 	var body string
 	for deadline := time.Now().Add(10 * time.Second); ; {
@@ -200,6 +207,10 @@ func TestScrape(t *testing.T) {
 		" old_kid=" + oldJWK.KeyID + " new_kid=" + newJWK.KeyID,
 		`level=WARN msg="temporalauth: the server rejected the call's token`,
 		"status_code=PERMISSION_DENIED kid=" + newJWK.KeyID,
+		`level=INFO msg="temporalauth: rotation grace started`,
+		`level=INFO msg="temporalauth: rotation grace ended" source="jwt signer file=`,
+		" old_kid=" + oldJWK.KeyID + " new_kid=" + newJWK.KeyID + " lasted=",
+		`reason="the server accepted the new key"`,
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("log lacks %q", w)

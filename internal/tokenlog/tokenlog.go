@@ -16,7 +16,6 @@ import (
 
 	"github.com/temporalauth/temporalauth/headers"
 	"github.com/temporalauth/temporalauth/internal/jwtinfo"
-	"github.com/temporalauth/temporalauth/metrics"
 )
 
 func expiry(t time.Time) any {
@@ -27,7 +26,7 @@ func expiry(t time.Time) any {
 }
 
 // DialOption returns a dial option that logs at Warn each call the server
-// refuses for its credentials (see metrics.Rejection), with the kid, issuer
+// refuses for its credentials (see headers.Rejection), with the kid, issuer
 // and expiry of the token the call sent in header (lowercase; empty means
 // headers.DefaultHeader). name identifies the provider in the records.
 func DialOption(name, header string, log *slog.Logger) grpc.DialOption {
@@ -44,7 +43,7 @@ func interceptor(name, header string, log *slog.Logger) grpc.UnaryClientIntercep
 	return func(ctx context.Context, method string, req, reply any,
 		cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		err := invoker(ctx, method, req, reply, cc, opts...)
-		code, rejected := metrics.Rejection(err)
+		code, rejected := headers.Rejection(err)
 		if !rejected {
 			return err
 		}
