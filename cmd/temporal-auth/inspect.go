@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,7 +20,7 @@ const maxInput = 4 << 20
 var inspectCommand = &command{
 	name:     "inspect",
 	synopsis: "explain whether a Temporal server will accept a token, and what it may do",
-	args:     "[--jwks URL|FILE] [--claim-name permissions] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [TOKEN|-|@FILE]",
+	args:     "[--jwks URL|FILE] [--claim-name NAME] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [--timeout DURATION] [TOKEN|-|@FILE]",
 	about: `
 Decodes a token and explains, line by line, what a Temporal server's default
 JWT claim mapper and default authorizer will decide: the algorithm (RS256 and
@@ -54,26 +53,23 @@ key sets) and no --audience was asked for: a server configured that way
 accepts tokens from any tenant.
 
 The token and its signature are never printed unless --show-token is given.`,
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
-		jwksFrom := fs.String("jwks", "", "the server's JWKS: an http(s) `URL`, a file:// URL or a file path; verifies the kid and signature")
-		claim := fs.String("claim-name", inspect.DefaultPermissionsClaim, "the server's permissions claim `name` (permissionsClaimName)")
-		audience := fs.String("audience", "", "check aud as a server whose audience mapper returns `AUD` would")
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
+		jwksFrom := fs.String("jwks", "URL|FILE", "", "the server's JWKS: an http(s) URL, a file:// URL or a file path; verifies the kid and signature")
+		claim := fs.String("claim-name", "NAME", inspect.DefaultPermissionsClaim, "the server's permissions claim name (permissionsClaimName)")
+		audience := fs.String("audience", "AUD", "", "check aud as a server whose audience mapper returns AUD would")
 		var issuers, tenants stringList
-		fs.Var(&issuers, "issuer", "check that iss equals `ISS` exactly, as serverauth does; repeatable")
-		fs.Var(&tenants, "entra-tenant", "allow both issuers (v1.0 and v2.0) of the Entra ID `TENANT` (a tenant ID, or an authority URL https://HOST/TENANT); repeatable")
+		fs.Var(&issuers, "issuer", "ISS", "", "check that iss equals ISS exactly, as serverauth does; repeatable")
+		fs.Var(&tenants, "entra-tenant", "TENANT", "", "allow both issuers (v1.0 and v2.0) of the Entra ID tenant (a tenant ID, or an authority URL https://HOST/TENANT); repeatable")
 		var needs needList
-		fs.Var(&needs, "need", "require `NS:ROLE` (read, write or admin on a namespace, or on temporal-system); repeatable, or comma-separated")
+		fs.Var(&needs, "need", "NS:ROLE", "", "require the role on the namespace (read, write or admin; the namespace may be temporal-system); repeatable, or comma-separated")
 		showToken := fs.Bool("show-token", false, "also print the token")
-		timeout := fs.Duration("timeout", 10*time.Second, "`timeout` for fetching the JWKS")
+		timeout := fs.Duration("timeout", 10*time.Second, time.Millisecond, "how long to wait for the JWKS URL")
 		return func(ctx context.Context, args []string) error {
 			if len(args) > 1 {
 				return usagef("give one token, got %d arguments", len(args))
 			}
 			if *claim == "" {
 				return usagef("--claim-name is empty")
-			}
-			if *timeout <= 0 {
-				return usagef("--timeout %s: must be positive", *timeout)
 			}
 			arg := "-"
 			if len(args) == 1 {

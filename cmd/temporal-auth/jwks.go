@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log"
 	"net"
@@ -29,7 +28,7 @@ kid is its RFC 7638 thumbprint, the kid a temporalauth signer sends.
 
 The Temporal server reads this document from its
 global.authorization.jwtKeyProvider.keySourceURIs (an http(s) or file URI).`,
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
 		return func(_ context.Context, args []string) error {
 			if len(args) == 0 {
 				return usagef("no key files given")
@@ -58,7 +57,7 @@ var jwksPaths = []string{"/jwks.json", "/.well-known/jwks.json"}
 var serveJWKSCommand = &command{
 	name:     "serve-jwks",
 	synopsis: "serve the JWKS of key files over HTTP, following changes to the files",
-	args:     "[--addr 127.0.0.1:0] KEYFILE|DIR...",
+	args:     "[--addr HOST:PORT] KEYFILE|DIR...",
 	about: `
 Serves the JSON Web Key Set of the key files (see 'temporal-auth jwks') at
 /jwks.json and /.well-known/jwks.json, and prints the URL once listening.
@@ -75,8 +74,8 @@ does not refetch on an unknown kid), switch the signer to the new key, wait
 until the old key's last token has expired, then remove the old key.
 
 Stops on SIGINT or SIGTERM.`,
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
-		addr := fs.String("addr", "127.0.0.1:0", "`host:port` to listen on (port 0: any free port)")
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
+		addr := fs.String("addr", "HOST:PORT", "127.0.0.1:0", "the address to listen on (port 0: any free port)")
 		return func(ctx context.Context, args []string) error {
 			if len(args) == 0 {
 				return usagef("no key files given")

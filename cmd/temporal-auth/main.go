@@ -3,11 +3,11 @@
 //
 // Usage:
 //
-//	temporal-auth keygen [--rsa] [--bits 2048] [--out key.pem] [--pub FILE] [--force]
+//	temporal-auth keygen [--rsa [--bits BITS]] [--out FILE] [--pub FILE] [--force]
 //	temporal-auth jwks KEYFILE|DIR...
-//	temporal-auth serve-jwks [--addr 127.0.0.1:0] KEYFILE|DIR...
-//	temporal-auth token [--provider jwt|azure|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 1h] [--export] ...
-//	temporal-auth inspect [--jwks URL|FILE] [--claim-name permissions] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [TOKEN|-|@FILE]
+//	temporal-auth serve-jwks [--addr HOST:PORT] KEYFILE|DIR...
+//	temporal-auth token [--provider jwt|azure|oidc|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl DURATION] [--subject SUB] [--issuer ISS] [--audience AUD,...] [--claim-name NAME] [--scope SCOPE,...] [--timeout DURATION] [--export [--tls=false]]
+//	temporal-auth inspect [--jwks URL|FILE] [--claim-name NAME] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [--timeout DURATION] [TOKEN|-|@FILE]
 //	temporal-auth check-server (--config FILE | --env) [--strict]
 //	temporal-auth version
 //
@@ -87,7 +87,7 @@ type command struct {
 	about string
 	// flags declares the flags on fs and returns the function that runs
 	// the command with the positional arguments once they are parsed.
-	flags func(c *cli, fs *flag.FlagSet) func(ctx context.Context, args []string) error
+	flags func(c *cli, fs *flagSet) func(ctx context.Context, args []string) error
 }
 
 func commands() []*command {
@@ -149,16 +149,9 @@ func lookup(name string) *command {
 }
 
 // flagSet returns the command's flags without their action.
-func (cmd *command) flagSet(c *cli) *flag.FlagSet {
+func (cmd *command) flagSet(c *cli) *flagSet {
 	fs := newFlagSet(cmd.name)
 	cmd.flags(c, fs)
-	return fs
-}
-
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("temporal-auth "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
 	return fs
 }
 
@@ -166,7 +159,7 @@ func newFlagSet(name string) *flag.FlagSet {
 func (cmd *command) run(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet(cmd.name)
 	action := cmd.flags(c, fs)
-	pos, err := parseInterspersed(fs, args)
+	pos, err := fs.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		cmd.writeUsage(c.stdout, fs)
 		return exitOK
@@ -225,15 +218,11 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func (cmd *command) writeUsage(w io.Writer, fs *flag.FlagSet) {
+func (cmd *command) writeUsage(w io.Writer, fs *flagSet) {
 	fmt.Fprintf(w, "Usage: temporal-auth %s %s\n\n%s\n", cmd.name, cmd.args, strings.TrimSpace(cmd.about))
-	hasFlags := false
-	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-	if hasFlags {
+	if fs.hasFlags() {
 		fmt.Fprintf(w, "\nFlags:\n")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		fs.writeHelp(w)
 	}
 }
 
@@ -249,7 +238,7 @@ var versionCommand = &command{
 	name:     "version",
 	synopsis: "print the version of temporal-auth",
 	about:    "Prints the module version temporal-auth was built from.",
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
 		return func(_ context.Context, args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected argument %q", args[0])

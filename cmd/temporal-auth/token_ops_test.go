@@ -14,8 +14,8 @@ func TestTokenTTLWording(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "k.pem")
 	writeKey(t, keyFile)
 	for arg, want := range map[string]string{
-		"10":  `"10" has no unit: write e.g. 10s or 10m`,
-		"abc": `"abc" is not a duration: write e.g. 10m, 1h or 90s`,
+		"10":  `--ttl 10: a duration needs a unit: did you mean 10s or 10m?`,
+		"abc": `--ttl abc: not a duration; write a number with its unit, such as 90s, 10m or 1h30m`,
 		"0s":  "--ttl 0s: must be at least 1s",
 	} {
 		r := runCLI(t, nil, "", "token", "--key", keyFile, "--ttl", arg)

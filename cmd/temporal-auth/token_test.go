@@ -257,7 +257,7 @@ func TestTokenErrors(t *testing.T) {
 	}{
 		{"missing key file", nil, []string{"--key", missing}, exitFailure, []string{missing}},
 		{"bad PEM", nil, []string{"--key", badPEM}, exitFailure, []string{badPEM}},
-		{"bad ttl", nil, []string{"--key", keyFile, "--ttl", "an hour"}, exitUsage, []string{`invalid value "an hour" for flag -ttl`}},
+		{"bad ttl", nil, []string{"--key", keyFile, "--ttl", "an hour"}, exitUsage, []string{`--ttl "an hour": not a duration`}},
 		{"ttl without unit", nil, []string{"--key", keyFile, "--ttl", "60"}, exitUsage, []string{"-ttl"}},
 		{"ttl too short", nil, []string{"--key", keyFile, "--ttl", "500ms"}, exitUsage, []string{"--ttl 500ms: must be at least 1s"}},
 		{"ttl negative", nil, []string{"--key", keyFile, "--ttl", "-1h"}, exitUsage, []string{"must be at least 1s"}},
