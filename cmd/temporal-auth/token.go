@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -216,11 +217,7 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tls
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	auth, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: lookup, Logger: logger})
 	if err != nil {
-		err = flagNames(err, flags)
-		if strings.Contains(err.Error(), "variables of more than one provider are set") {
-			err = fmt.Errorf("%w\n(or pass --provider jwt, azure, oidc or static: this command then ignores the other providers' variables)", err)
-		}
-		return err
+		return loadError(err, flags, lookup)
 	}
 	defer auth.Close()
 	p := auth.Provider()
@@ -242,8 +239,7 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tls
 	if err != nil {
 		return err
 	}
-	// The leeway describes a long-lived provider, not this one token.
-	summary, _, _ := strings.Cut(auth.String(), " leeway=")
+	summary := tokenSummary(auth)
 	if !tok.Expiry.IsZero() {
 		summary += fmt.Sprintf("; expires %s (in %s)", tok.Expiry.UTC().Format(time.RFC3339), time.Until(tok.Expiry).Round(time.Second))
 	}
@@ -255,6 +251,34 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tls
 		}
 	}
 	return nil
+}
+
+// tokenSummary describes the provider that minted a token by its settings,
+// as "kind key=value ...": "jwt file=key.pem kid=... alg=ES256 ...",
+// "static file=/run/token poll=1m0s", "static env=TEMPORAL_AUTH_TOKEN". It
+// leaves out the leeway, which describes a long-lived provider, not one
+// token, and a static token's exp, which the caller prints as its expiry.
+func tokenSummary(auth *temporalauth.Auth) string {
+	var b strings.Builder
+	kind := auth.Kind()
+	b.WriteString(string(kind))
+	for _, a := range auth.LogValue().Resolve().Group() {
+		key := a.Key
+		switch {
+		case key == "provider", key == "leeway", kind == temporalauth.KindStatic && key == "exp":
+			continue
+		case kind == temporalauth.KindStatic && key == "setting":
+			key = "env" // the variable holding the token, as file names the token file
+		}
+		v := a.Value.Resolve().String()
+		if ss, ok := a.Value.Any().([]string); ok {
+			v = "[" + strings.Join(ss, ",") + "]"
+		} else if v == "" || strings.ContainsAny(v, " \t\n\"") {
+			v = strconv.Quote(v)
+		}
+		fmt.Fprintf(&b, " %s=%s", key, v)
+	}
+	return b.String()
 }
 
 // providerVars are the TEMPORAL_* variables of each provider; AZURE_*

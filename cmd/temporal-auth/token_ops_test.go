@@ -92,8 +92,8 @@ func TestTokenErrorsNameNoGoField(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, []string{"--key", missing}, "--key (TEMPORAL_JWT_PRIVATE_KEY_FILE): key file"},
-		{map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": missing}, nil, "TEMPORAL_JWT_PRIVATE_KEY_FILE: key file"},
+		{nil, []string{"--key", missing}, "--key " + missing + ": cannot open: no such file or directory; check the path"},
+		{map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": missing}, nil, "TEMPORAL_JWT_PRIVATE_KEY_FILE=" + missing + ": cannot open"},
 		{map[string]string{"TEMPORAL_JWT_PRIVATE_KEY": "not a key"}, nil, "TEMPORAL_JWT_PRIVATE_KEY"},
 	} {
 		r := runCLI(t, tt.env, "", append([]string{"token"}, tt.args...)...)

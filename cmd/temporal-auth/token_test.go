@@ -176,7 +176,7 @@ func TestTokenStatic(t *testing.T) {
 		t.Errorf("stdout %q", r.stdout)
 	}
 	r.noSecret(t, secret)
-	if !strings.Contains(r.stderr, "static setting=TEMPORAL_AUTH_TOKEN") {
+	if r.stderr != "temporal-auth token: static env=TEMPORAL_AUTH_TOKEN\n" {
 		t.Errorf("stderr %q", r.stderr)
 	}
 	r = runCLI(t, env, "", "token", "--provider", "static", "--export")
