@@ -217,7 +217,14 @@ func loadKeySet(ctx context.Context, from string, timeout time.Duration) (*inspe
 		if err != nil {
 			return nil, fmt.Errorf("--jwks %s: %w", from, err)
 		}
-		return inspect.ParseKeySet(from, data)
+		set, err := inspect.ParseKeySet(from, data)
+		switch {
+		case errors.Is(err, inspect.ErrPEMKey):
+			return nil, fmt.Errorf("--jwks %s: the answer is a PEM key, not a JSON Web Key Set; give the URL the server reads its keys from (one of its keySourceURIs)", from)
+		case err != nil:
+			return nil, fmt.Errorf("--jwks %s: %w; give the URL the server reads its keys from (one of its keySourceURIs)", from, err)
+		}
+		return set, nil
 	case err == nil && u.Scheme == "file":
 		if u.Host != "" && u.Host != "localhost" {
 			return nil, usagef("--jwks %s: a file URL with a remote host is not supported (the server refuses it too)", from)
@@ -230,7 +237,15 @@ func loadKeySet(ctx context.Context, from string, timeout time.Duration) (*inspe
 	if err != nil {
 		return nil, fmt.Errorf("--jwks file %q: %w", from, err)
 	}
-	return inspect.ParseKeySet(from, data)
+	set, err := inspect.ParseKeySet(from, data)
+	switch {
+	case errors.Is(err, inspect.ErrPEMKey):
+		return nil, fmt.Errorf("--jwks file %q: this is a PEM key, not a JSON Web Key Set; make its JWKS with temporal-auth jwks %s > jwks.json and pass --jwks jwks.json",
+			from, shellQuote(from))
+	case err != nil:
+		return nil, fmt.Errorf("--jwks file %q: %w; give the JWKS the server reads (temporal-auth jwks KEYFILE prints one)", from, err)
+	}
+	return set, nil
 }
 
 // fetch GETs a JWKS document.

@@ -234,7 +234,7 @@ func TestTokenAzure(t *testing.T) {
 	i = runCLI(t, nil, tok2, "inspect", "--jwks", before, "--claim-name", "roles")
 	i.want(t, exitFailure)
 	if !strings.Contains(i.stdout, `kid "`+newKid+`" is not in the JWKS`) ||
-		!strings.Contains(i.stdout, "publish the new key at least one refresh interval before signing with it") {
+		!strings.Contains(i.stdout, "if the key is new, publish it and wait one refresh interval of the server before signing with it") {
 		t.Errorf("inspect:\n%s", i.stdout)
 	}
 	// With the current JWKS it is accepted.
