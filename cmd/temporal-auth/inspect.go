@@ -149,11 +149,15 @@ func (n *needList) String() string {
 }
 
 func (n *needList) Set(v string) error {
-	for _, part := range strings.Split(v, ",") {
+	parts := strings.Split(v, ",")
+	for _, part := range parts {
 		if part = strings.TrimSpace(part); part == "" {
 			continue
 		}
 		need, err := inspect.ParseNeed(part)
+		if err != nil && len(parts) > 1 {
+			return fmt.Errorf("%q: %w", part, err) // the flag's error shows the whole value
+		}
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/temporalauth/temporalauth/jwtkey"
@@ -97,7 +98,7 @@ func serveJWKS(ctx context.Context, c *cli, addr string, paths []string) error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return listenError(addr, err)
 	}
 	mux := http.NewServeMux()
 	for _, p := range jwksPaths {
@@ -137,6 +138,27 @@ func serveJWKS(ctx context.Context, c *cli, addr string, paths []string) error {
 	}
 	logger.Printf("stopped")
 	return nil
+}
+
+// listenError words a failure to listen on --addr: the address once, the
+// cause, the fix.
+func listenError(addr string, err error) error {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("--addr %s: %s; give HOST:PORT, such as 127.0.0.1:7299 (port 0: any free port)", addr, ae.Err)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		err = oe.Err // "listen tcp ADDR: " repeats the address
+	}
+	fix := "give an address of this host"
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		fix = "another process listens there: choose another port, or stop it"
+	case errors.Is(err, syscall.EACCES):
+		fix = "ports below 1024 need privileges: choose a higher port"
+	}
+	return fmt.Errorf("--addr %s: %w; %s", addr, err, fix)
 }
 
 // A jwksHandler serves the key set of its files, reading them again on
