@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -270,7 +271,7 @@ func fetch(ctx context.Context, u *url.URL, timeout time.Duration) ([]byte, erro
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("no answer within %s", timeout)
 		}
-		return nil, err
+		return nil, requestError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -284,6 +285,20 @@ func fetch(ctx context.Context, u *url.URL, timeout time.Duration) ([]byte, erro
 		return nil, fmt.Errorf("the answer is larger than %d bytes", maxInput)
 	}
 	return data, nil
+}
+
+// requestError is the cause of a failed request, without the method and
+// URL (*url.Error) or the address (*net.OpError) that the caller names.
+func requestError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" && oe.Err != nil {
+		return fmt.Errorf("%w; check that a JWKS server listens there", oe.Err)
+	}
+	return err
 }
 
 // readFileLimited reads a file of at most maxInput bytes; its errors do not

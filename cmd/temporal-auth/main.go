@@ -155,6 +155,28 @@ func (cmd *command) flagSet(c *cli) *flagSet {
 	return fs
 }
 
+// The errors of temporal-auth follow one wrapping rule: each layer adds
+// only what its reader does not know yet, so that an error says each thing
+// once.
+//
+//   - command.run adds "temporal-auth <command>: ", once. Nothing below it
+//     names the program or the command.
+//   - The layer that knows what the user typed names it, once and as typed:
+//     a flag as "--name VALUE" (flagSet does this for a bad flag value), a
+//     variable by its name, a file by its flag or role and its path. A
+//     layer that gets an error naming it already returns it unchanged.
+//   - Where the command names the thing itself, it leaves out what the
+//     libraries' errors repeat ("temporalauth: jwt provider ...",
+//     "jwtkey: parse public key: ", the path of an *fs.PathError, "listen
+//     tcp ADDR: ") by taking the cause from the typed error
+//     (*headers.ConfigError, *config.FileError, *net.OpError, ...), never
+//     by cutting text. The one exception is flagNames, which rewrites the
+//     variables a flag replaced inside a library's message.
+//   - Then the cause, and after "; " the fix when the reader can act on it:
+//     "--key key.pem: cannot open: permission denied; run as the file's
+//     owner or give the process read access (...)".
+//   - One line. A usage error is followed by the usage line.
+
 // run parses args and runs the command, mapping errors to exit statuses.
 func (cmd *command) run(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet(cmd.name)
