@@ -4,6 +4,8 @@ import (
 	"flag"
 	"go/parser"
 	"go/token"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -246,5 +248,30 @@ func TestDurationFlagsAgree(t *testing.T) {
 	}
 	if n < 3 { // token --ttl and --timeout, inspect --timeout
 		t.Errorf("%d duration flags, want at least 3", n)
+	}
+}
+
+// The README's table of commands shows each command's usage line.
+func TestReadmeTableShowsUsage(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if cell, ok := strings.CutPrefix(line, "| `"); ok {
+			if usage, _, ok := strings.Cut(cell, "` |"); ok {
+				name, _, _ := strings.Cut(usage, " ")
+				rows[name] = strings.ReplaceAll(usage, `\|`, "|")
+			}
+		}
+	}
+	for _, cmd := range commands() {
+		if cmd.name == "version" {
+			continue
+		}
+		if want := strings.TrimSpace(cmd.name + " " + cmd.args); rows[cmd.name] != want {
+			t.Errorf("README.md's row for %s:\n  %s\nthe command's usage line:\n  %s", cmd.name, rows[cmd.name], want)
+		}
 	}
 }
