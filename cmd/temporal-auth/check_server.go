@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/temporalauth/temporalauth/cmd/temporal-auth/internal/servercheck"
@@ -42,8 +41,8 @@ Nothing is fetched: the check reads the configuration only.
 Exit status: 0 nothing critical (with --strict: no finding above info), 1 a
 critical finding (with --strict: or a warning), or the configuration cannot
 be read; 2 usage error.`,
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
-		file := fs.String("config", "", "the server's YAML configuration `FILE` (rendered, not a template)")
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
+		file := fs.String("config", "FILE", "", "the server's YAML configuration file (rendered, not a template)")
 		fromEnv := fs.Bool("env", false, "check the Docker image's authorization variables in this environment")
 		strict := fs.Bool("strict", false, "exit 1 on a warning too")
 		return func(_ context.Context, args []string) error {

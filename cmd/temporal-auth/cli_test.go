@@ -2,6 +2,11 @@ package main
 
 import (
 	"flag"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -97,9 +102,9 @@ func TestParseInterspersed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		fs := newFlagSet("test")
-		addr := fs.String("addr", "", "")
+		addr := fs.String("addr", "ADDR", "", "")
 		loud := fs.Bool("loud", false, "")
-		pos, err := parseInterspersed(fs, tt.args)
+		pos, err := fs.parse(tt.args)
 		if tt.parseErr {
 			if err == nil || !isFlagError(err) {
 				t.Errorf("%q: err %v, want a flag error", tt.args, err)
@@ -111,7 +116,162 @@ func TestParseInterspersed(t *testing.T) {
 		}
 	}
 	fs := newFlagSet("test")
-	if _, err := parseInterspersed(fs, []string{"a", "--help"}); err != flag.ErrHelp {
+	if _, err := fs.parse([]string{"a", "--help"}); err != flag.ErrHelp {
 		t.Errorf("--help: %v", err)
+	}
+}
+
+// synopsisLines returns the "temporal-auth ..." lines of the Usage block of
+// main.go's doc comment.
+func synopsisLines(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, line := range strings.Split(f.Doc.Text(), "\n") {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "temporal-auth ") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+var synopsisFlag = regexp.MustCompile(`--([a-z][a-z-]*)`)
+
+// The synopsis in main.go's doc comment is each subcommand's usage line,
+// and each usage line names every flag its subcommand defines, as the help
+// writes it (--name PLACEHOLDER), and no other.
+func TestSynopsisListsEveryFlag(t *testing.T) {
+	doc := synopsisLines(t)
+	if len(doc) != len(commands()) {
+		t.Errorf("main.go's synopsis has %d lines, want one per command (%d):\n%s", len(doc), len(commands()), strings.Join(doc, "\n"))
+	}
+	for i, cmd := range commands() {
+		usage := strings.TrimSpace("temporal-auth " + cmd.name + " " + cmd.args)
+		if i < len(doc) && doc[i] != usage {
+			t.Errorf("main.go's synopsis line %d:\n  %s\nthe command's usage line:\n  %s", i+1, doc[i], usage)
+		}
+		fs := cmd.flagSet(&cli{})
+		var defined []string
+		fs.fs.VisitAll(func(f *flag.Flag) {
+			defined = append(defined, f.Name)
+			if !containsWord(cmd.args, fs.synopsis(f.Name)) {
+				t.Errorf("%s: the usage line lacks %s:\n  %s", cmd.name, fs.synopsis(f.Name), usage)
+			}
+		})
+		var listed []string
+		for _, m := range synopsisFlag.FindAllStringSubmatch(cmd.args, -1) {
+			if !slices.Contains(listed, m[1]) {
+				listed = append(listed, m[1])
+			}
+		}
+		slices.Sort(listed)
+		if !slices.Equal(listed, defined) {
+			t.Errorf("%s: the usage line lists flags %q, the command defines %q", cmd.name, listed, defined)
+		}
+	}
+}
+
+// containsWord reports whether s holds w between delimiters of a synopsis.
+func containsWord(s, w string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(w)
+		if (start == 0 || strings.ContainsRune(" [(", rune(s[start-1]))) &&
+			(end == len(s) || strings.ContainsRune(" ])", rune(s[end]))) {
+			return true
+		}
+		i = end
+	}
+}
+
+// Every flag of every subcommand is declared through flagSet, so the help
+// writes it --name with a placeholder (never Go's "-name value"), and
+// every duration flag parses and explains the same forms.
+func TestFlagHelpConvention(t *testing.T) {
+	for _, cmd := range commands() {
+		fs := cmd.flagSet(&cli{})
+		var help strings.Builder
+		fs.writeHelp(&help)
+		fs.fs.VisitAll(func(f *flag.Flag) {
+			v, ok := f.Value.(value)
+			if !ok {
+				t.Errorf("%s --%s is a %T, not declared through flagSet", cmd.name, f.Name, f.Value)
+				return
+			}
+			spec := fs.specs[f.Name]
+			if (spec.placeholder == "") != v.IsBoolFlag() {
+				t.Errorf("%s --%s: placeholder %q for a %T", cmd.name, f.Name, spec.placeholder, v.Value)
+			}
+			if _, isDuration := v.Value.(*durationValue); isDuration != (spec.placeholder == "DURATION") {
+				t.Errorf("%s --%s: placeholder %q for a %T", cmd.name, f.Name, spec.placeholder, v.Value)
+			}
+			if !strings.Contains(help.String(), "\n  "+fs.synopsis(f.Name)+"\n") && !strings.HasPrefix(help.String(), "  "+fs.synopsis(f.Name)+"\n") {
+				t.Errorf("%s --help lacks the line %q:\n%s", cmd.name, fs.synopsis(f.Name), help.String())
+			}
+		})
+		for _, line := range strings.Split(help.String(), "\n") {
+			if strings.HasPrefix(line, "  -") && !strings.HasPrefix(line, "  --") || strings.HasSuffix(line, " value") {
+				t.Errorf("%s --help: %q", cmd.name, line)
+			}
+		}
+	}
+}
+
+// Every duration flag answers a bare number the same way.
+func TestDurationFlagsAgree(t *testing.T) {
+	n := 0
+	for _, cmd := range commands() {
+		fs := cmd.flagSet(&cli{})
+		fs.fs.VisitAll(func(f *flag.Flag) {
+			if fs.specs[f.Name].placeholder != "DURATION" {
+				return
+			}
+			n++
+			for arg, want := range map[string]string{
+				"10":      "--" + f.Name + " 10: a duration needs a unit: did you mean 10s or 10m?",
+				"an hour": "--" + f.Name + ` "an hour": not a duration; write a number with its unit, such as 90s, 10m or 1h30m`,
+				"-5m":     "--" + f.Name + " -5m: must be at least ",
+			} {
+				r := runCLI(t, nil, "", cmd.name, "--"+f.Name, arg)
+				r.want(t, exitUsage)
+				if !strings.HasPrefix(r.stderr, "temporal-auth "+cmd.name+": "+want) {
+					t.Errorf("%s --%s %s: stderr %q, want %q", cmd.name, f.Name, arg, r.stderr, want)
+				}
+			}
+		})
+	}
+	if n < 3 { // token --ttl and --timeout, inspect --timeout
+		t.Errorf("%d duration flags, want at least 3", n)
+	}
+}
+
+// The README's table of commands shows each command's usage line.
+func TestReadmeTableShowsUsage(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if cell, ok := strings.CutPrefix(line, "| `"); ok {
+			if usage, _, ok := strings.Cut(cell, "` |"); ok {
+				name, _, _ := strings.Cut(usage, " ")
+				rows[name] = strings.ReplaceAll(usage, `\|`, "|")
+			}
+		}
+	}
+	for _, cmd := range commands() {
+		if cmd.name == "version" {
+			continue
+		}
+		if want := strings.TrimSpace(cmd.name + " " + cmd.args); rows[cmd.name] != want {
+			t.Errorf("README.md's row for %s:\n  %s\nthe command's usage line:\n  %s", cmd.name, rows[cmd.name], want)
+		}
 	}
 }

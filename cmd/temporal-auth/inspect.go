@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,7 +21,7 @@ const maxInput = 4 << 20
 var inspectCommand = &command{
 	name:     "inspect",
 	synopsis: "explain whether a Temporal server will accept a token, and what it may do",
-	args:     "[--jwks URL|FILE] [--claim-name permissions] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [TOKEN|-|@FILE]",
+	args:     "[--jwks URL|FILE] [--claim-name NAME] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [--timeout DURATION] [TOKEN|-|@FILE]",
 	about: `
 Decodes a token and explains, line by line, what a Temporal server's default
 JWT claim mapper and default authorizer will decide: the algorithm (RS256 and
@@ -54,26 +54,23 @@ key sets) and no --audience was asked for: a server configured that way
 accepts tokens from any tenant.
 
 The token and its signature are never printed unless --show-token is given.`,
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
-		jwksFrom := fs.String("jwks", "", "the server's JWKS: an http(s) `URL`, a file:// URL or a file path; verifies the kid and signature")
-		claim := fs.String("claim-name", inspect.DefaultPermissionsClaim, "the server's permissions claim `name` (permissionsClaimName)")
-		audience := fs.String("audience", "", "check aud as a server whose audience mapper returns `AUD` would")
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
+		jwksFrom := fs.String("jwks", "URL|FILE", "", "the server's JWKS: an http(s) URL, a file:// URL or a file path; verifies the kid and signature")
+		claim := fs.String("claim-name", "NAME", inspect.DefaultPermissionsClaim, "the server's permissions claim name (permissionsClaimName)")
+		audience := fs.String("audience", "AUD", "", "check aud as a server whose audience mapper returns AUD would")
 		var issuers, tenants stringList
-		fs.Var(&issuers, "issuer", "check that iss equals `ISS` exactly, as serverauth does; repeatable")
-		fs.Var(&tenants, "entra-tenant", "allow both issuers (v1.0 and v2.0) of the Entra ID `TENANT` (a tenant ID, or an authority URL https://HOST/TENANT); repeatable")
+		fs.Var(&issuers, "issuer", "ISS", "", "check that iss equals ISS exactly, as serverauth does; repeatable")
+		fs.Var(&tenants, "entra-tenant", "TENANT", "", "allow both issuers (v1.0 and v2.0) of the Entra ID tenant (a tenant ID, or an authority URL https://HOST/TENANT); repeatable")
 		var needs needList
-		fs.Var(&needs, "need", "require `NS:ROLE` (read, write or admin on a namespace, or on temporal-system); repeatable, or comma-separated")
+		fs.Var(&needs, "need", "NS:ROLE", "", "require the role on the namespace (read, write or admin; the namespace may be temporal-system); repeatable, or comma-separated")
 		showToken := fs.Bool("show-token", false, "also print the token")
-		timeout := fs.Duration("timeout", 10*time.Second, "`timeout` for fetching the JWKS")
+		timeout := fs.Duration("timeout", 10*time.Second, time.Millisecond, "how long to wait for the JWKS URL")
 		return func(ctx context.Context, args []string) error {
 			if len(args) > 1 {
 				return usagef("give one token, got %d arguments", len(args))
 			}
 			if *claim == "" {
 				return usagef("--claim-name is empty")
-			}
-			if *timeout <= 0 {
-				return usagef("--timeout %s: must be positive", *timeout)
 			}
 			arg := "-"
 			if len(args) == 1 {
@@ -153,11 +150,15 @@ func (n *needList) String() string {
 }
 
 func (n *needList) Set(v string) error {
-	for _, part := range strings.Split(v, ",") {
+	parts := strings.Split(v, ",")
+	for _, part := range parts {
 		if part = strings.TrimSpace(part); part == "" {
 			continue
 		}
 		need, err := inspect.ParseNeed(part)
+		if err != nil && len(parts) > 1 {
+			return fmt.Errorf("%q: %w", part, err) // the flag's error shows the whole value
+		}
 		if err != nil {
 			return err
 		}
@@ -221,7 +222,14 @@ func loadKeySet(ctx context.Context, from string, timeout time.Duration) (*inspe
 		if err != nil {
 			return nil, fmt.Errorf("--jwks %s: %w", from, err)
 		}
-		return inspect.ParseKeySet(from, data)
+		set, err := inspect.ParseKeySet(from, data)
+		switch {
+		case errors.Is(err, inspect.ErrPEMKey):
+			return nil, fmt.Errorf("--jwks %s: the answer is a PEM key, not a JSON Web Key Set; give the URL the server reads its keys from (one of its keySourceURIs)", from)
+		case err != nil:
+			return nil, fmt.Errorf("--jwks %s: %w; give the URL the server reads its keys from (one of its keySourceURIs)", from, err)
+		}
+		return set, nil
 	case err == nil && u.Scheme == "file":
 		if u.Host != "" && u.Host != "localhost" {
 			return nil, usagef("--jwks %s: a file URL with a remote host is not supported (the server refuses it too)", from)
@@ -234,7 +242,15 @@ func loadKeySet(ctx context.Context, from string, timeout time.Duration) (*inspe
 	if err != nil {
 		return nil, fmt.Errorf("--jwks file %q: %w", from, err)
 	}
-	return inspect.ParseKeySet(from, data)
+	set, err := inspect.ParseKeySet(from, data)
+	switch {
+	case errors.Is(err, inspect.ErrPEMKey):
+		return nil, fmt.Errorf("--jwks file %q: this is a PEM key, not a JSON Web Key Set; make its JWKS with temporal-auth jwks %s > jwks.json and pass --jwks jwks.json",
+			from, shellQuote(from))
+	case err != nil:
+		return nil, fmt.Errorf("--jwks file %q: %w; give the JWKS the server reads (temporal-auth jwks KEYFILE prints one)", from, err)
+	}
+	return set, nil
 }
 
 // fetch GETs a JWKS document.
@@ -255,7 +271,7 @@ func fetch(ctx context.Context, u *url.URL, timeout time.Duration) ([]byte, erro
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("no answer within %s", timeout)
 		}
-		return nil, err
+		return nil, requestError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -269,6 +285,20 @@ func fetch(ctx context.Context, u *url.URL, timeout time.Duration) ([]byte, erro
 		return nil, fmt.Errorf("the answer is larger than %d bytes", maxInput)
 	}
 	return data, nil
+}
+
+// requestError is the cause of a failed request, without the method and
+// URL (*url.Error) or the address (*net.OpError) that the caller names.
+func requestError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" && oe.Err != nil {
+		return fmt.Errorf("%w; check that a JWKS server listens there", oe.Err)
+	}
+	return err
 }
 
 // readFileLimited reads a file of at most maxInput bytes; its errors do not

@@ -173,7 +173,8 @@ func TestInspectRejected(t *testing.T) {
 		{"unknown kid over HTTP", func(t *testing.T) string { return other.token(t, nil) }, []string{"--jwks", srv.URL + "/jwks.json"},
 			[]string{
 				fmt.Sprintf("kid %q is not in the JWKS (%s/jwks.json; it has %q)", other.kid, srv.URL, f.kid),
-				"the server will reject this token until it refreshes its keys",
+				"if the key is new, publish it and wait one refresh interval",
+				"otherwise the token was signed with another key, or this is not the server's JWKS",
 				fmt.Sprintf("VERDICT: REJECTED: kid %q is not in the JWKS", other.kid),
 			}},
 		{"wrong signature", func(t *testing.T) string {
@@ -260,7 +261,7 @@ func TestInspectErrors(t *testing.T) {
 		{"empty @", "", []string{"@"}, exitUsage, "@ needs a file name"},
 		{"missing JWKS file", tok, []string{"--jwks", missing}, exitFailure, `--jwks file "` + missing + `"`},
 		{"JWKS 404", tok, []string{"--jwks", notFound.URL}, exitFailure, "HTTP status 404 Not Found"},
-		{"JWKS not JSON", tok, []string{"--jwks", notJSON.URL}, exitFailure, "is not a JSON Web Key Set"},
+		{"JWKS not JSON", tok, []string{"--jwks", notJSON.URL}, exitFailure, "not a JSON Web Key Set"},
 		{"JWKS timeout", tok, []string{"--jwks", hang.URL, "--timeout", "200ms"}, exitFailure, "no answer within 200ms"},
 		{"JWKS scheme", tok, []string{"--jwks", "ftp://example.com/jwks"}, exitUsage, "want an http, https or file URL"},
 		{"JWKS remote file URL", tok, []string{"--jwks", "file://example.com/jwks"}, exitUsage, "remote host"},
@@ -300,4 +301,26 @@ func TestInspectRS256(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify(t, strings.TrimSpace(tok.stdout), key)
+}
+
+// Issue #22: a PEM key given to --jwks, the usual mix-up, is named as
+// such, with the command that makes its JWKS.
+func TestInspectJWKSIsPEM(t *testing.T) {
+	f := newFixture(t)
+	tok := f.token(t, nil)
+	keyFile := filepath.Join(f.dir, "k.pem")
+	want := fmt.Sprintf("temporal-auth inspect: --jwks file %q: this is a PEM key, not a JSON Web Key Set; "+
+		"make its JWKS with temporal-auth jwks %s > jwks.json and pass --jwks jwks.json\n", keyFile, keyFile)
+	r := runCLI(t, nil, tok, "inspect", "--jwks", keyFile)
+	r.want(t, exitFailure)
+	if r.stderr != want || r.stdout != "" {
+		t.Errorf("stderr %q\nwant   %q", r.stderr, want)
+	}
+	notPEM := writeFile(t, f.dir, "other.json", `{"kty":"EC"}`)
+	want = fmt.Sprintf("temporal-auth inspect: --jwks file %q: not a JSON Web Key Set: no \"keys\" array; give the JWKS the server reads (temporal-auth jwks KEYFILE prints one)\n", notPEM)
+	r = runCLI(t, nil, tok, "inspect", "--jwks", notPEM)
+	r.want(t, exitFailure)
+	if r.stderr != want {
+		t.Errorf("stderr %q\nwant   %q", r.stderr, want)
+	}
 }

@@ -5,13 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/temporalauth/temporalauth/jwtkey"
@@ -29,7 +29,7 @@ kid is its RFC 7638 thumbprint, the kid a temporalauth signer sends.
 
 The Temporal server reads this document from its
 global.authorization.jwtKeyProvider.keySourceURIs (an http(s) or file URI).`,
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
 		return func(_ context.Context, args []string) error {
 			if len(args) == 0 {
 				return usagef("no key files given")
@@ -58,7 +58,7 @@ var jwksPaths = []string{"/jwks.json", "/.well-known/jwks.json"}
 var serveJWKSCommand = &command{
 	name:     "serve-jwks",
 	synopsis: "serve the JWKS of key files over HTTP, following changes to the files",
-	args:     "[--addr 127.0.0.1:0] KEYFILE|DIR...",
+	args:     "[--addr HOST:PORT] KEYFILE|DIR...",
 	about: `
 Serves the JSON Web Key Set of the key files (see 'temporal-auth jwks') at
 /jwks.json and /.well-known/jwks.json, and prints the URL once listening.
@@ -75,8 +75,8 @@ does not refetch on an unknown kid), switch the signer to the new key, wait
 until the old key's last token has expired, then remove the old key.
 
 Stops on SIGINT or SIGTERM.`,
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
-		addr := fs.String("addr", "127.0.0.1:0", "`host:port` to listen on (port 0: any free port)")
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
+		addr := fs.String("addr", "HOST:PORT", "127.0.0.1:0", "the address to listen on (port 0: any free port)")
 		return func(ctx context.Context, args []string) error {
 			if len(args) == 0 {
 				return usagef("no key files given")
@@ -98,7 +98,7 @@ func serveJWKS(ctx context.Context, c *cli, addr string, paths []string) error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return listenError(addr, err)
 	}
 	mux := http.NewServeMux()
 	for _, p := range jwksPaths {
@@ -138,6 +138,27 @@ func serveJWKS(ctx context.Context, c *cli, addr string, paths []string) error {
 	}
 	logger.Printf("stopped")
 	return nil
+}
+
+// listenError words a failure to listen on --addr: the address once, the
+// cause, the fix.
+func listenError(addr string, err error) error {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("--addr %s: %s; give HOST:PORT, such as 127.0.0.1:7299 (port 0: any free port)", addr, ae.Err)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		err = oe.Err // "listen tcp ADDR: " repeats the address
+	}
+	fix := "give an address of this host"
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		fix = "another process listens there: choose another port, or stop it"
+	case errors.Is(err, syscall.EACCES):
+		fix = "ports below 1024 need privileges: choose a higher port"
+	}
+	return fmt.Errorf("--addr %s: %w; %s", addr, err, fix)
 }
 
 // A jwksHandler serves the key set of its files, reading them again on

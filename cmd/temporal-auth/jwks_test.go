@@ -270,7 +270,7 @@ func TestServeJWKSErrors(t *testing.T) {
 		{"empty addr", []string{"--addr", "", key}, exitUsage, "--addr is empty"},
 		{"missing file", []string{filepath.Join(dir, "missing.pem")}, exitFailure, "missing.pem"},
 		{"bad PEM", []string{bad}, exitFailure, `key file "` + bad + `"`},
-		{"bad address", []string{"--addr", "127.0.0.1:99999", key}, exitFailure, "listen on 127.0.0.1:99999"},
+		{"bad address", []string{"--addr", "127.0.0.1:99999", key}, exitFailure, "--addr 127.0.0.1:99999: invalid port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -113,6 +113,11 @@ func keySet(files []keyFile) (jwtkey.JWKS, error) {
 	for _, f := range files {
 		pub, err := jwtkey.ParsePublicKeyPEM(f.data)
 		if err != nil {
+			// Its "jwtkey: parse public key" prefix says what the file
+			// name says here.
+			if cause := errors.Unwrap(err); cause != nil {
+				err = cause
+			}
 			return jwtkey.JWKS{}, fmt.Errorf("key file %q: %w", f.path, err)
 		}
 		jwk, err := jwtkey.PublicJWK(pub, "")

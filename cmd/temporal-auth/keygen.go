@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -21,7 +20,7 @@ const maxRSABits = 8192
 var keygenCommand = &command{
 	name:     "keygen",
 	synopsis: "write a new signing key and print its kid",
-	args:     "[--rsa [--bits 2048]] [--out key.pem] [--pub FILE] [--force]",
+	args:     "[--rsa [--bits BITS]] [--out FILE] [--pub FILE] [--force]",
 	about: `
 Writes a new private key for signing tokens: ECDSA P-256 (ES256) by default,
 or RSA (RS256) with --rsa, as a PKCS #8 PEM file readable only by its owner
@@ -31,20 +30,18 @@ file is replaced atomically, so a running signer never reads half a key.
 Prints the key's kid (its RFC 7638 thumbprint, the kid of the tokens it
 signs) on standard output. Publish the public key with
 'temporal-auth jwks FILE' or 'temporal-auth serve-jwks FILE'.`,
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
 		useRSA := fs.Bool("rsa", false, "generate an RSA key (RS256) instead of ECDSA P-256 (ES256)")
-		bits := fs.Int("bits", jwtkey.MinRSABits, "RSA key size in bits, with --rsa (2048 to 8192)")
-		out := fs.String("out", "key.pem", "private key `file` to write (mode 0600)")
-		pub := fs.String("pub", "", "also write the public key to this PEM `file` (mode 0644)")
+		bits := fs.Int("bits", "BITS", jwtkey.MinRSABits, "RSA key size in bits, with --rsa (2048 to 8192)")
+		out := fs.String("out", "FILE", "key.pem", "the private key file to write (mode 0600)")
+		pub := fs.String("pub", "FILE", "", "also write the public key to this PEM file (mode 0644)")
 		force := fs.Bool("force", false, "replace existing files")
 		return func(_ context.Context, args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected argument %q", args[0])
 			}
-			bitsSet := false
-			fs.Visit(func(f *flag.Flag) { bitsSet = bitsSet || f.Name == "bits" })
 			switch {
-			case bitsSet && !*useRSA:
+			case fs.isSet("bits") && !*useRSA:
 				return usagef("--bits applies to RSA keys: add --rsa (ECDSA keys are always P-256)")
 			case *bits < jwtkey.MinRSABits:
 				return usagef("--bits %d: RS256 needs at least %d bits", *bits, jwtkey.MinRSABits)

@@ -136,7 +136,7 @@ func TestKeygenErrors(t *testing.T) {
 		{"bits without rsa", []string{"--bits", "3072"}, exitUsage, "--bits applies to RSA keys"},
 		{"bits too small", []string{"--rsa", "--bits", "1024"}, exitUsage, "RS256 needs at least 2048 bits"},
 		{"bits too large", []string{"--rsa", "--bits", "16384"}, exitUsage, "at most 8192"},
-		{"bits not a number", []string{"--rsa", "--bits", "many"}, exitUsage, `invalid value "many" for flag -bits`},
+		{"bits not a number", []string{"--rsa", "--bits", "many"}, exitUsage, `--bits many: not a whole number`},
 		{"argument", []string{"key.pem"}, exitUsage, `unexpected argument "key.pem"`},
 		{"empty out", []string{"--out", ""}, exitUsage, "--out is empty"},
 		{"same files", []string{"--out", "a.pem", "--pub", "a.pem"}, exitUsage, "name the same file"},

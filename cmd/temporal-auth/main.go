@@ -3,11 +3,11 @@
 //
 // Usage:
 //
-//	temporal-auth keygen [--rsa [--bits 2048]] [--out key.pem] [--pub FILE] [--force]
+//	temporal-auth keygen [--rsa [--bits BITS]] [--out FILE] [--pub FILE] [--force]
 //	temporal-auth jwks KEYFILE|DIR...
-//	temporal-auth serve-jwks [--addr 127.0.0.1:0] KEYFILE|DIR...
-//	temporal-auth token [--provider jwt|azure|oidc|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 10m] [--subject S] [--issuer I] [--audience A,...] [--claim-name C] [--scope S] [--export [--tls=false]]
-//	temporal-auth inspect [--jwks URL|FILE] [--claim-name permissions] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [TOKEN|-|@FILE]
+//	temporal-auth serve-jwks [--addr HOST:PORT] KEYFILE|DIR...
+//	temporal-auth token [--provider jwt|azure|oidc|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl DURATION] [--subject SUB] [--issuer ISS] [--audience AUD,...] [--claim-name NAME] [--scope SCOPE,...] [--timeout DURATION] [--export [--tls=false]]
+//	temporal-auth inspect [--jwks URL|FILE] [--claim-name NAME] [--audience AUD] [--issuer ISS] [--entra-tenant TENANT] [--need NS:ROLE] [--show-token] [--timeout DURATION] [TOKEN|-|@FILE]
 //	temporal-auth check-server (--config FILE | --env) [--strict]
 //	temporal-auth version
 //
@@ -87,7 +87,7 @@ type command struct {
 	about string
 	// flags declares the flags on fs and returns the function that runs
 	// the command with the positional arguments once they are parsed.
-	flags func(c *cli, fs *flag.FlagSet) func(ctx context.Context, args []string) error
+	flags func(c *cli, fs *flagSet) func(ctx context.Context, args []string) error
 }
 
 func commands() []*command {
@@ -149,24 +149,39 @@ func lookup(name string) *command {
 }
 
 // flagSet returns the command's flags without their action.
-func (cmd *command) flagSet(c *cli) *flag.FlagSet {
+func (cmd *command) flagSet(c *cli) *flagSet {
 	fs := newFlagSet(cmd.name)
 	cmd.flags(c, fs)
 	return fs
 }
 
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("temporal-auth "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
+// The errors of temporal-auth follow one wrapping rule: each layer adds
+// only what its reader does not know yet, so that an error says each thing
+// once.
+//
+//   - command.run adds "temporal-auth <command>: ", once. Nothing below it
+//     names the program or the command.
+//   - The layer that knows what the user typed names it, once and as typed:
+//     a flag as "--name VALUE" (flagSet does this for a bad flag value), a
+//     variable by its name, a file by its flag or role and its path. A
+//     layer that gets an error naming it already returns it unchanged.
+//   - Where the command names the thing itself, it leaves out what the
+//     libraries' errors repeat ("temporalauth: jwt provider ...",
+//     "jwtkey: parse public key: ", the path of an *fs.PathError, "listen
+//     tcp ADDR: ") by taking the cause from the typed error
+//     (*headers.ConfigError, *config.FileError, *net.OpError, ...), never
+//     by cutting text. The one exception is flagNames, which rewrites the
+//     variables a flag replaced inside a library's message.
+//   - Then the cause, and after "; " the fix when the reader can act on it:
+//     "--key key.pem: cannot open: permission denied; run as the file's
+//     owner or give the process read access (...)".
+//   - One line. A usage error is followed by the usage line.
 
 // run parses args and runs the command, mapping errors to exit statuses.
 func (cmd *command) run(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet(cmd.name)
 	action := cmd.flags(c, fs)
-	pos, err := parseInterspersed(fs, args)
+	pos, err := fs.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		cmd.writeUsage(c.stdout, fs)
 		return exitOK
@@ -225,15 +240,11 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func (cmd *command) writeUsage(w io.Writer, fs *flag.FlagSet) {
+func (cmd *command) writeUsage(w io.Writer, fs *flagSet) {
 	fmt.Fprintf(w, "Usage: temporal-auth %s %s\n\n%s\n", cmd.name, cmd.args, strings.TrimSpace(cmd.about))
-	hasFlags := false
-	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-	if hasFlags {
+	if fs.hasFlags() {
 		fmt.Fprintf(w, "\nFlags:\n")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		fs.writeHelp(w)
 	}
 }
 
@@ -249,7 +260,7 @@ var versionCommand = &command{
 	name:     "version",
 	synopsis: "print the version of temporal-auth",
 	about:    "Prints the module version temporal-auth was built from.",
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
 		return func(_ context.Context, args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected argument %q", args[0])

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -31,7 +30,7 @@ type tokenFlag struct {
 var tokenCommand = &command{
 	name:     "token",
 	synopsis: "mint a token from flags or the environment and print it",
-	args:     "[--provider jwt|azure|oidc|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl 10m] [--subject S] [--issuer I] [--audience A,...] [--claim-name C] [--scope S] [--export [--tls=false]]",
+	args:     "[--provider jwt|azure|oidc|static] [--key FILE] [--permissions NS:ROLE,...] [--ttl DURATION] [--subject SUB] [--issuer ISS] [--audience AUD,...] [--claim-name NAME] [--scope SCOPE,...] [--timeout DURATION] [--export [--tls=false]]",
 	about: `
 Mints one token and prints it on standard output, and nothing else there: the
 bare token, or with --export the lines
@@ -85,7 +84,7 @@ grant (TEMPORAL_OIDC_ISSUER or TEMPORAL_OIDC_TOKEN_URL, TEMPORAL_OIDC_CLIENT_ID,
 TEMPORAL_OIDC_CLIENT_SECRET, _SECRET_FILE or TEMPORAL_OIDC_PRIVATE_KEY_FILE,
 TEMPORAL_OIDC_SCOPES, ...); static prints the configured token after
 checking it.`,
-	flags: func(c *cli, fs *flag.FlagSet) func(context.Context, []string) error {
+	flags: func(c *cli, fs *flagSet) func(context.Context, []string) error {
 		flags := []*tokenFlag{
 			{name: "provider", env: temporalauth.EnvProvider},
 			{name: "key", env: jwtkey.EnvKeyFile, hides: []string{jwtkey.EnvKey, jwtkey.EnvKeyID}, kind: "jwt"},
@@ -96,61 +95,39 @@ checking it.`,
 			{name: "claim-name", env: jwtkey.EnvPermissionsClaim, kind: "jwt"},
 			{name: "scope", env: "TEMPORAL_AUTH_SCOPE", kind: "azure"},
 		}
-		usage := map[string]string{
-			"provider":    "`provider`: jwt, azure, oidc or static (default: chosen from the variables set)",
-			"key":         "PEM private key `file` to sign with (jwt)",
-			"permissions": "comma-separated `NS:ROLE` grants, role read, write, worker or admin, e.g. default:write,temporal-system:read (jwt)",
-			"subject":     "the sub claim (jwt; default temporalauth)",
-			"issuer":      "the iss claim (jwt)",
-			"audience":    "comma-separated aud claim (jwt)",
-			"claim-name":  "the permissions claim `name` the server reads (jwt; default permissions)",
-			"scope":       "comma-separated scopes to request (azure), e.g. api://temporal/.default",
+		help := map[string][2]string{ // placeholder, usage
+			"provider":    {"jwt|azure|oidc|static", "the token provider (default: chosen from the variables set)"},
+			"key":         {"FILE", "the PEM private key file to sign with (jwt)"},
+			"permissions": {"NS:ROLE,...", "comma-separated grants, role read, write, worker or admin, e.g. default:write,temporal-system:read (jwt)"},
+			"subject":     {"SUB", "the sub claim (jwt; default temporalauth)"},
+			"issuer":      {"ISS", "the iss claim (jwt)"},
+			"audience":    {"AUD,...", "the aud claim, comma-separated (jwt)"},
+			"claim-name":  {"NAME", "the permissions claim name the server reads (jwt; default permissions)"},
+			"scope":       {"SCOPE,...", "comma-separated scopes to request (azure), e.g. api://temporal/.default"},
 		}
 		for _, f := range flags {
-			fs.Func(f.name, usage[f.name], func(v string) error {
+			fs.Func(f.name, help[f.name][0], help[f.name][1], func(v string) error {
 				f.value, f.set = strings.TrimSpace(v), true
 				return nil
 			})
 		}
-		var ttl time.Duration
-		fs.Func("ttl", "token `lifetime` (jwt; default 10m), e.g. 1h or 90s", func(v string) error {
-			d, err := time.ParseDuration(strings.TrimSpace(v))
-			if err != nil {
-				if _, numErr := strconv.ParseFloat(strings.TrimSpace(v), 64); numErr == nil {
-					return fmt.Errorf("%q has no unit: write e.g. %ss or %sm", v, strings.TrimSpace(v), strings.TrimSpace(v))
-				}
-				return fmt.Errorf("%q is not a duration: write e.g. 10m, 1h or 90s", v)
-			}
-			ttl = d
-			return nil
-		})
+		ttl := fs.Duration("ttl", 0, time.Second, "the token's lifetime (jwt; default 10m), e.g. 1h or 90s")
 		export := fs.Bool("export", false, "print shell export lines for TEMPORAL_API_KEY and TEMPORAL_CLI_AUTH instead of the bare token")
 		tls := fs.Bool("tls", true, "with --export, --tls=false also prints export TEMPORAL_TLS=false, which a server without TLS needs: the temporal CLI turns TLS on when TEMPORAL_API_KEY is set")
-		timeout := fs.Duration("timeout", 30*time.Second, "`timeout` for acquiring the token (azure, oidc)")
+		timeout := fs.Duration("timeout", 30*time.Second, time.Millisecond, "how long to wait for the identity provider (azure, oidc)")
 		return func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected argument %q (flags start with --)", args[0])
 			}
-			ttlSet, tlsSet := false, false
-			fs.Visit(func(f *flag.Flag) {
-				ttlSet = ttlSet || f.Name == "ttl"
-				tlsSet = tlsSet || f.Name == "tls"
-			})
-			if ttlSet {
-				if ttl < time.Second {
-					return usagef("--ttl %s: must be at least 1s", ttl)
-				}
+			if fs.isSet("ttl") {
 				flags = append(flags, &tokenFlag{name: "ttl", env: jwtkey.EnvExpiration, kind: "jwt", value: ttl.String(), set: true})
 			}
 			var tlsLine string
-			if tlsSet {
+			if fs.isSet("tls") {
 				if !*export {
 					return usagef("--tls only changes what --export prints: give --export too")
 				}
 				tlsLine = fmt.Sprintf("export TEMPORAL_TLS=%t\n", *tls)
-			}
-			if *timeout <= 0 {
-				return usagef("--timeout %s: must be positive", *timeout)
 			}
 			if err := checkTokenFlags(flags, c.env); err != nil {
 				return err
@@ -240,11 +217,7 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tls
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	auth, err := temporalauth.Load(temporalauth.EnvOptions{Lookup: lookup, Logger: logger})
 	if err != nil {
-		err = flagNames(err, flags)
-		if strings.Contains(err.Error(), "variables of more than one provider are set") {
-			err = fmt.Errorf("%w\n(or pass --provider jwt, azure, oidc or static: this command then ignores the other providers' variables)", err)
-		}
-		return err
+		return loadError(err, flags, lookup)
 	}
 	defer auth.Close()
 	p := auth.Provider()
@@ -266,8 +239,7 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tls
 	if err != nil {
 		return err
 	}
-	// The leeway describes a long-lived provider, not this one token.
-	summary, _, _ := strings.Cut(auth.String(), " leeway=")
+	summary := tokenSummary(auth)
 	if !tok.Expiry.IsZero() {
 		summary += fmt.Sprintf("; expires %s (in %s)", tok.Expiry.UTC().Format(time.RFC3339), time.Until(tok.Expiry).Round(time.Second))
 	}
@@ -279,6 +251,34 @@ func mintToken(ctx context.Context, c *cli, flags []*tokenFlag, export bool, tls
 		}
 	}
 	return nil
+}
+
+// tokenSummary describes the provider that minted a token by its settings,
+// as "kind key=value ...": "jwt file=key.pem kid=... alg=ES256 ...",
+// "static file=/run/token poll=1m0s", "static env=TEMPORAL_AUTH_TOKEN". It
+// leaves out the leeway, which describes a long-lived provider, not one
+// token, and a static token's exp, which the caller prints as its expiry.
+func tokenSummary(auth *temporalauth.Auth) string {
+	var b strings.Builder
+	kind := auth.Kind()
+	b.WriteString(string(kind))
+	for _, a := range auth.LogValue().Resolve().Group() {
+		key := a.Key
+		switch {
+		case key == "provider", key == "leeway", kind == temporalauth.KindStatic && key == "exp":
+			continue
+		case kind == temporalauth.KindStatic && key == "setting":
+			key = "env" // the variable holding the token, as file names the token file
+		}
+		v := a.Value.Resolve().String()
+		if ss, ok := a.Value.Any().([]string); ok {
+			v = "[" + strings.Join(ss, ",") + "]"
+		} else if v == "" || strings.ContainsAny(v, " \t\n\"") {
+			v = strconv.Quote(v)
+		}
+		fmt.Fprintf(&b, " %s=%s", key, v)
+	}
+	return b.String()
 }
 
 // providerVars are the TEMPORAL_* variables of each provider; AZURE_*

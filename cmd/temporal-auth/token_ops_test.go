@@ -14,8 +14,8 @@ func TestTokenTTLWording(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "k.pem")
 	writeKey(t, keyFile)
 	for arg, want := range map[string]string{
-		"10":  `"10" has no unit: write e.g. 10s or 10m`,
-		"abc": `"abc" is not a duration: write e.g. 10m, 1h or 90s`,
+		"10":  `--ttl 10: a duration needs a unit: did you mean 10s or 10m?`,
+		"abc": `--ttl abc: not a duration; write a number with its unit, such as 90s, 10m or 1h30m`,
 		"0s":  "--ttl 0s: must be at least 1s",
 	} {
 		r := runCLI(t, nil, "", "token", "--key", keyFile, "--ttl", arg)
@@ -92,8 +92,8 @@ func TestTokenErrorsNameNoGoField(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, []string{"--key", missing}, "--key (TEMPORAL_JWT_PRIVATE_KEY_FILE): key file"},
-		{map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": missing}, nil, "TEMPORAL_JWT_PRIVATE_KEY_FILE: key file"},
+		{nil, []string{"--key", missing}, "--key " + missing + ": cannot open: no such file or directory; check the path"},
+		{map[string]string{"TEMPORAL_JWT_PRIVATE_KEY_FILE": missing}, nil, "TEMPORAL_JWT_PRIVATE_KEY_FILE=" + missing + ": cannot open"},
 		{map[string]string{"TEMPORAL_JWT_PRIVATE_KEY": "not a key"}, nil, "TEMPORAL_JWT_PRIVATE_KEY"},
 	} {
 		r := runCLI(t, tt.env, "", append([]string{"token"}, tt.args...)...)

@@ -176,7 +176,7 @@ func TestTokenStatic(t *testing.T) {
 		t.Errorf("stdout %q", r.stdout)
 	}
 	r.noSecret(t, secret)
-	if !strings.Contains(r.stderr, "static setting=TEMPORAL_AUTH_TOKEN") {
+	if r.stderr != "temporal-auth token: static env=TEMPORAL_AUTH_TOKEN\n" {
 		t.Errorf("stderr %q", r.stderr)
 	}
 	r = runCLI(t, env, "", "token", "--provider", "static", "--export")
@@ -234,7 +234,7 @@ func TestTokenAzure(t *testing.T) {
 	i = runCLI(t, nil, tok2, "inspect", "--jwks", before, "--claim-name", "roles")
 	i.want(t, exitFailure)
 	if !strings.Contains(i.stdout, `kid "`+newKid+`" is not in the JWKS`) ||
-		!strings.Contains(i.stdout, "publish the new key at least one refresh interval before signing with it") {
+		!strings.Contains(i.stdout, "if the key is new, publish it and wait one refresh interval of the server before signing with it") {
 		t.Errorf("inspect:\n%s", i.stdout)
 	}
 	// With the current JWKS it is accepted.
@@ -257,7 +257,7 @@ func TestTokenErrors(t *testing.T) {
 	}{
 		{"missing key file", nil, []string{"--key", missing}, exitFailure, []string{missing}},
 		{"bad PEM", nil, []string{"--key", badPEM}, exitFailure, []string{badPEM}},
-		{"bad ttl", nil, []string{"--key", keyFile, "--ttl", "an hour"}, exitUsage, []string{`invalid value "an hour" for flag -ttl`}},
+		{"bad ttl", nil, []string{"--key", keyFile, "--ttl", "an hour"}, exitUsage, []string{`--ttl "an hour": not a duration`}},
 		{"ttl without unit", nil, []string{"--key", keyFile, "--ttl", "60"}, exitUsage, []string{"-ttl"}},
 		{"ttl too short", nil, []string{"--key", keyFile, "--ttl", "500ms"}, exitUsage, []string{"--ttl 500ms: must be at least 1s"}},
 		{"ttl negative", nil, []string{"--key", keyFile, "--ttl", "-1h"}, exitUsage, []string{"must be at least 1s"}},

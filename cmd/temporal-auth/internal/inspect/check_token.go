@@ -119,7 +119,10 @@ func (a *analysis) checkSignature() {
 				have = "it has " + quoteAll(ids)
 			}
 			a.fail("sig", fmt.Sprintf("kid %q is not in the JWKS", a.kid),
-				"kid %q is not in the JWKS (%s; %s): the server will reject this token until it refreshes its keys; publish the new key at least one refresh interval before signing with it",
+				"kid %q is not in the JWKS (%s; %s), so a server reading it will reject this token: "+
+					"if the key is new, publish it and wait one refresh interval of the server before signing with it; "+
+					"otherwise the token was signed with another key, or this is not the server's JWKS: "+
+					"compare the signer's kid (temporal-auth jwks KEYFILE prints it) and the server's keySourceURIs",
 				a.kid, set.Source, have)
 		}
 		return

@@ -308,7 +308,9 @@ func TestAnalyze(t *testing.T) {
 			want: want{
 				reasons: []string{fmt.Sprintf("kid %q is not in the JWKS", ecKid2)},
 				lines: []string{
-					"the server will reject this token until it refreshes its keys; publish the new key at least one refresh interval before signing with it",
+					"so a server reading it will reject this token: if the key is new, publish it and wait one refresh interval of the server before signing with it; " +
+						"otherwise the token was signed with another key, or this is not the server's JWKS: " +
+						"compare the signer's kid (temporal-auth jwks KEYFILE prints it) and the server's keySourceURIs",
 					fmt.Sprintf("it has %q, %q", ecKid, rKid),
 				},
 			},
@@ -687,7 +689,7 @@ func TestParseKeySet(t *testing.T) {
 	}
 
 	for _, bad := range []string{`not json`, `{}`, `{"keys":{}}`, `[]`} {
-		if _, err := ParseKeySet("src", []byte(bad)); err == nil || !strings.Contains(err.Error(), "src is not a JSON Web Key Set") {
+		if _, err := ParseKeySet("src", []byte(bad)); err == nil || !strings.Contains(err.Error(), "not a JSON Web Key Set") {
 			t.Errorf("ParseKeySet(%q) = %v", bad, err)
 		}
 	}

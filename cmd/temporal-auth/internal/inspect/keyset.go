@@ -1,7 +1,9 @@
 package inspect
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -29,18 +31,26 @@ type SkippedKey struct {
 	Reason string
 }
 
+// ErrPEMKey is ParseKeySet's error for a PEM key or certificate, given
+// where a JSON Web Key Set belongs.
+var ErrPEMKey = errors.New("this is a PEM key, not a JSON Web Key Set")
+
 // ParseKeySet parses a JWKS document read from source. It fails when data
-// is not a JSON object with a "keys" array; keys that cannot be used are
-// listed in Skipped.
+// is not a JSON object with a "keys" array (ErrPEMKey for a PEM file);
+// keys that cannot be used are listed in Skipped. Its errors do not name
+// source: the caller knows where it read data from, and says it.
 func ParseKeySet(source string, data []byte) (*KeySet, error) {
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN ")) {
+		return nil, ErrPEMKey
+	}
 	var doc struct {
 		Keys *[]json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s is not a JSON Web Key Set: %v", source, err)
+		return nil, fmt.Errorf("not a JSON Web Key Set: %v", err)
 	}
 	if doc.Keys == nil {
-		return nil, fmt.Errorf("%s is not a JSON Web Key Set: no \"keys\" array", source)
+		return nil, errors.New(`not a JSON Web Key Set: no "keys" array`)
 	}
 	set := &KeySet{Source: source}
 	for i, raw := range *doc.Keys {

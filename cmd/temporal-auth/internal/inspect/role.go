@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -116,11 +117,11 @@ func (n Need) String() string { return n.Namespace + ":" + n.Role.name() }
 func ParseNeed(s string) (Need, error) {
 	ns, name, ok := strings.Cut(s, ":")
 	if !ok || ns == "" || name == "" {
-		return Need{}, fmt.Errorf("%q: want <namespace>:<role>, e.g. default:write", s)
+		return Need{}, errors.New("want <namespace>:<role>, e.g. default:write")
 	}
 	role, ok := ParseRole(name)
 	if !ok || role == RoleWorker {
-		return Need{}, fmt.Errorf("%q: role %q is not one of read, write, admin", s, name)
+		return Need{}, fmt.Errorf("role %q is not one of read, write, admin", name)
 	}
 	return Need{Namespace: ns, Role: role}, nil
 }
