@@ -13,6 +13,24 @@ import (
 	"github.com/temporalauth/temporalauth/internal/config"
 )
 
+// A Kind names a token provider: the values of TEMPORAL_AUTH_PROVIDER.
+type Kind string
+
+// The providers Load can choose.
+const (
+	// KindJWT signs tokens with a local private key (package jwtkey).
+	KindJWT Kind = "jwt"
+	// KindAzure gets Microsoft Entra ID tokens through MSAL (package azure).
+	KindAzure Kind = "azure"
+	// KindOIDC gets tokens from any OAuth 2.0 / OpenID Connect identity
+	// provider with the client-credentials grant (package oidc).
+	KindOIDC Kind = "oidc"
+	// KindStatic serves a fixed token or a token file (package static).
+	KindStatic Kind = "static"
+	// KindNone sends no authorization header.
+	KindNone Kind = "none"
+)
+
 // Auth is the token provider chosen by the environment (see [Load]): a
 // client.HeadersProvider for go.temporal.io/sdk that sends the
 // "authorization: Bearer <token>" header, or no header for the none

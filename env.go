@@ -33,24 +33,6 @@ const (
 	EnvLeeway = "TEMPORAL_AUTH_REGEN_LEEWAY"
 )
 
-// A Kind names a token provider: the values of TEMPORAL_AUTH_PROVIDER.
-type Kind string
-
-// The providers Load can choose.
-const (
-	// KindJWT signs tokens with a local private key (package jwtkey).
-	KindJWT Kind = "jwt"
-	// KindAzure gets Microsoft Entra ID tokens through MSAL (package azure).
-	KindAzure Kind = "azure"
-	// KindOIDC gets tokens from any OAuth 2.0 / OpenID Connect identity
-	// provider with the client-credentials grant (package oidc).
-	KindOIDC Kind = "oidc"
-	// KindStatic serves a fixed token or a token file (package static).
-	KindStatic Kind = "static"
-	// KindNone sends no authorization header.
-	KindNone Kind = "none"
-)
-
 // A source is one provider Load can choose: the variables that choose it
 // and how to build it from them.
 type source struct {

@@ -2,7 +2,6 @@ package headers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,9 +36,6 @@ const (
 	// own Close.
 	CloseTimeout = time.Second
 )
-
-// ErrClosed is returned by a Provider after Close.
-var ErrClosed = errors.New("headers: provider closed")
 
 // A Provider caches the token from a TokenSource and serves it as gRPC
 // headers. It satisfies go.temporal.io/sdk's client.HeadersProvider: set it

@@ -21,8 +21,9 @@ func (p *Provider) newCached(tok Token, now time.Time) *cached {
 			leeway = min(MaxDefaultLeeway, left/4)
 		}
 		// Never plan the next refresh sooner than halfway to expiry: a
-		// source that hands back the same cached token (MSAL does, inside
-		// its own 5-minute buffer) must not be asked again on every call.
+		// source with a cache of its own, which hands back the same token
+		// until shortly before expiry (a token file, a vault agent, an
+		// SDK's credential cache), must not be asked again on every call.
 		leeway = min(leeway, left/2)
 		// Spread a fleet's renewals over the last quarter of the leeway.
 		leeway -= time.Duration(float64(leeway/4) * jitter())

@@ -36,8 +36,9 @@ type Token struct {
 // A TokenSource returns tokens. The Provider calls it from one goroutine at
 // a time, with a context that bounds the call; it need not cache.
 //
-// A source that does cache (MSAL does, until 5 minutes before expiry)
-// should also implement [Invalidator]: when the server rejects a token, or
+// A source that does cache (a credential library's cache hands back the
+// same token until shortly before it expires) should also implement
+// [Invalidator]: when the server rejects a token, or
 // [Provider.Invalidate] is called, the Provider tells the source which
 // token was rejected before it asks for the next one, so that the source
 // fetches anew instead of handing back the rejected token. Without it, a

@@ -16,4 +16,11 @@
 //
 // Only ES256 (ECDSA P-256) and RS256 (RSA of at least 2048 bits) are
 // supported: they are the only algorithms the Temporal server accepts.
+//
+// One package serves one purpose, a local signing key through its whole
+// life: make it, keep it in a file, sign with it, publish its public half.
+// The files follow those steps: keys.go (make, write, thumbprint), pem.go
+// (read PEM), permissions.go (check a key file), keyfile.go (re-read a
+// replaced file), jwt.go and config.go (the token source), assertion.go
+// (client assertions for package oidc), jwks.go (publish).
 package jwtkey

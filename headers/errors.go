@@ -1,5 +1,10 @@
 package headers
 
+import "errors"
+
+// ErrClosed is returned by a Provider after Close.
+var ErrClosed = errors.New("headers: provider closed")
+
 // A ConfigError reports a setting that is missing, malformed or in conflict
 // with another. Setting names it as it was given: a field such as
 // "jwtkey.Config.KeyFile", or the environment variable it was read from,
