@@ -75,11 +75,19 @@ func azureSecret(clientID string) string { return "secret-of-" + clientID }
 // the Temporal server's resource. The provider is closed when the test ends.
 func azureProvider(t *testing.T, idp *entratest.Server, clientID string) *headers.Provider {
 	t.Helper()
+	return azureTenantProvider(t, idp, idp.Tenant(), clientID, entratest.DefaultResource+"/.default")
+}
+
+// azureTenantProvider is a worker's or intruder's provider: a client of
+// tenant tenantID with a secret, asking for scope. The provider is closed
+// when the test ends.
+func azureTenantProvider(t *testing.T, idp *entratest.Server, tenantID, clientID, scope string) *headers.Provider {
+	t.Helper()
 	p, err := azure.NewProvider(azure.Config{
-		TenantID:      idp.Tenant(),
+		TenantID:      tenantID,
 		ClientID:      clientID,
 		ClientSecret:  azureSecret(clientID),
-		Scopes:        []string{entratest.DefaultResource + "/.default"},
+		Scopes:        []string{scope},
 		AuthorityHost: idp.AuthorityHost(),
 		// Entra ID's instance discovery does not know the local server.
 		DisableInstanceDiscovery: true,

@@ -20,7 +20,6 @@ import (
 	"go.temporal.io/server/common/config"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/temporalauth/temporalauth/azure"
 	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/examples/devserver"
 	"github.com/temporalauth/temporalauth/examples/internal/hydratest"
@@ -46,20 +45,7 @@ func serverAuthTenantB(t *testing.T, idp *entratest.Server) (*entratest.Tenant, 
 	b := idp.AddTenant("")
 	b.RegisterApp(entratest.App{IdentifierURIs: []string{entratest.DefaultResource}})
 	b.RegisterClient(entratest.Client{ID: serverAuthIntruderID, Secret: azureSecret(serverAuthIntruderID), Roles: []string{azureRoleSystemAdmin}})
-	p, err := azure.NewProvider(azure.Config{
-		TenantID:                 b.ID(),
-		ClientID:                 serverAuthIntruderID,
-		ClientSecret:             azureSecret(serverAuthIntruderID),
-		Scopes:                   []string{entratest.DefaultResource + "/.default"},
-		AuthorityHost:            idp.AuthorityHost(),
-		DisableInstanceDiscovery: true,
-		HTTPClient:               idp.Client(),
-	}, headers.Options{Logger: azureQuietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	return b, p
+	return b, azureTenantProvider(t, idp, b.ID(), serverAuthIntruderID, entratest.DefaultResource+"/.default")
 }
 
 // serverAuthClaims reads the claims and kid of the token p sends, without

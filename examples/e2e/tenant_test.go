@@ -16,10 +16,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"gopkg.in/yaml.v3"
 
-	"github.com/temporalauth/temporalauth/azure"
 	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/examples/devserver"
-	"github.com/temporalauth/temporalauth/headers"
 )
 
 // entraKeysPrefix starts the JWKS URL of an Entra ID tenant.
@@ -48,26 +46,6 @@ func readmeEntraAuthorization(t *testing.T) config.Authorization {
 		t.Fatalf("README.md's Entra configuration: %v", err)
 	}
 	return doc.Global.Authorization
-}
-
-// tenantProvider is a worker's or intruder's azure provider: a client of
-// tenant tn with a secret, asking for scope.
-func tenantProvider(t *testing.T, idp *entratest.Server, tn *entratest.Tenant, clientID, scope string) *headers.Provider {
-	t.Helper()
-	p, err := azure.NewProvider(azure.Config{
-		TenantID:                 tn.ID(),
-		ClientID:                 clientID,
-		ClientSecret:             azureSecret(clientID),
-		Scopes:                   []string{scope},
-		AuthorityHost:            idp.AuthorityHost(),
-		DisableInstanceDiscovery: true,
-		HTTPClient:               idp.Client(),
-	}, headers.Options{Logger: azureQuietLogger})
-	if err != nil {
-		t.Fatalf("azure.NewProvider(%s): %v", clientID, err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	return p
 }
 
 // registerNamespace makes the admin call an intruder wants: registering a
@@ -145,7 +123,7 @@ func TestEntraOtherTenant(t *testing.T) {
 				PermissionsClaimName: readme.PermissionsClaimName,
 				Audience:             row.audience,
 				Namespaces:           []string{azureNamespace},
-				SystemHeaders:        tenantProvider(t, idp, home, azureAdminClientID, scopeA),
+				SystemHeaders:        azureTenantProvider(t, idp, home.ID(), azureAdminClientID, scopeA),
 			})
 			if err != nil {
 				t.Fatalf("devserver.Start: %v", err)
@@ -154,7 +132,7 @@ func TestEntraOtherTenant(t *testing.T) {
 			t.Cleanup(func() { _ = srv.Stop() })
 
 			// Tenant A's worker and starter, under load throughout.
-			workerHeaders := tenantProvider(t, idp, home, azureWorkerClientID, scopeA)
+			workerHeaders := azureTenantProvider(t, idp, home.ID(), azureWorkerClientID, scopeA)
 			c := azureMustDial(t, srv, workerHeaders)
 			queue := "tenant-a-" + t.Name()
 			azureStartWorker(t, c, queue)
@@ -171,7 +149,7 @@ func TestEntraOtherTenant(t *testing.T) {
 				{"v2.0 token for its own app", ownApp.AppID + "/.default", tenantB.Issuer()},
 			}
 			for j, a := range attempts {
-				p := tenantProvider(t, idp, tenantB, intruderID, a.scope)
+				p := azureTenantProvider(t, idp, tenantB.ID(), intruderID, a.scope)
 				tok, err := p.Token(context.Background())
 				if err != nil {
 					t.Fatalf("%s: %v", a.what, err)
