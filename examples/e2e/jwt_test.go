@@ -121,6 +121,12 @@ func TestJWTExpiryUnderLoad(t *testing.T) {
 	short := func(rc *refreshCounter) func(*jwtkey.Config, *headers.Options) {
 		return func(cfg *jwtkey.Config, opts *headers.Options) {
 			cfg.Expiration = lifetime
+			// Renew 5 to 7 s before expiry (the default, 2.8 to 3.75 s for
+			// a 15 s token, is less than a call can spend queued on a
+			// loaded 2-core CI machine, where a token then expires in
+			// flight and the SDK's 10 s call deadline may leave no time
+			// for the retry).
+			opts.Leeway = 7 * time.Second
 			opts.OnRefresh = rc.onRefresh
 		}
 	}
