@@ -9,12 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -266,114 +263,6 @@ func (s *Source) answerError(u *url.URL, resp *http.Response, body []byte, now t
 	s.hint(e)
 	return withRetryAfter(e)
 }
-
-// tokenAnswer is what a token endpoint answered (RFC 6749, 5.1 and 5.2).
-type tokenAnswer struct {
-	accessToken, tokenType, errorCode string
-	expiresIn                         time.Duration // 0 when absent, malformed or not positive
-}
-
-// parseTokenAnswer reads a token endpoint's answer: JSON, or a form for
-// the servers that answer application/x-www-form-urlencoded or text/plain
-// (GitHub's style, which x/oauth2 accepts too).
-func parseTokenAnswer(contentType string, body []byte) (tokenAnswer, error) {
-	ct, _, _ := mime.ParseMediaType(contentType)
-	if ct == "application/x-www-form-urlencoded" || ct == "text/plain" {
-		v, err := url.ParseQuery(string(body))
-		if err != nil {
-			return tokenAnswer{}, errors.New("malformed form")
-		}
-		return tokenAnswer{accessToken: v.Get("access_token"), tokenType: v.Get("token_type"),
-			errorCode: v.Get("error"), expiresIn: lifetime(v.Get("expires_in"))}, nil
-	}
-	var a struct {
-		AccessToken json.RawMessage `json:"access_token"`
-		TokenType   json.RawMessage `json:"token_type"`
-		Error       json.RawMessage `json:"error"`
-		ExpiresIn   json.RawMessage `json:"expires_in"`
-	}
-	if err := json.Unmarshal(body, &a); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return tokenAnswer{}, fmt.Errorf("malformed JSON at byte %d", se.Offset)
-		}
-		return tokenAnswer{}, errors.New("not a JSON object")
-	}
-	var ans tokenAnswer
-	for _, f := range []struct {
-		name string
-		raw  json.RawMessage
-		to   *string
-	}{{"access_token", a.AccessToken, &ans.accessToken}, {"token_type", a.TokenType, &ans.tokenType}, {"error", a.Error, &ans.errorCode}} {
-		if len(f.raw) > 0 && string(f.raw) != "null" && json.Unmarshal(f.raw, f.to) != nil {
-			return tokenAnswer{}, fmt.Errorf("%s is not a string", f.name)
-		}
-	}
-	if len(a.ExpiresIn) > 0 {
-		var str string
-		if json.Unmarshal(a.ExpiresIn, &str) == nil {
-			ans.expiresIn = lifetime(str) // some servers quote it
-		} else {
-			ans.expiresIn = lifetime(string(a.ExpiresIn))
-		}
-	}
-	return ans, nil
-}
-
-// maxLifetime is the longest expires_in taken as is: 2^31-1 seconds, the
-// cap of x/oauth2, about 68 years.
-const maxLifetime = math.MaxInt32 * time.Second
-
-// lifetime reads expires_in, a number of seconds in any JSON form (3600,
-// 3600.5, 3.6e3); 0 when it is malformed or not positive, at most
-// maxLifetime.
-func lifetime(v string) time.Duration {
-	secs, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) || !(secs > 0) {
-		return 0
-	}
-	if secs >= maxLifetime.Seconds() {
-		return maxLifetime
-	}
-	return time.Duration(secs * float64(time.Second))
-}
-
-// expiry is when the token of ans expires: see Token.
-func expiry(ans tokenAnswer, now time.Time) time.Time {
-	if ans.expiresIn > 0 {
-		return now.Add(ans.expiresIn)
-	}
-	if exp, ok := jwtExpiry(ans.accessToken); ok {
-		return exp
-	}
-	return now.Add(DefaultLifetime)
-}
-
-// jwtExpiry reads the "exp" claim of a JWT without verifying it.
-func jwtExpiry(token string) (time.Time, bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return time.Time{}, false
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return time.Time{}, false
-	}
-	var claims struct {
-		Exp json.Number `json:"exp"`
-	}
-	if json.Unmarshal(payload, &claims) != nil {
-		return time.Time{}, false
-	}
-	exp, err := claims.Exp.Float64()
-	if err != nil || !(exp > 0) {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(min(exp, maxUnix)), 0), true
-}
-
-// maxUnix is the latest "exp" taken as is: the end of year 9999.
-const maxUnix = 253402300799
 
 // maxListed is how many names of a discovery document's list an error shows.
 const maxListed = 10
