@@ -237,36 +237,71 @@ type checked struct {
 	issuer    string // Issuer without a trailing slash
 }
 
-// check validates c without reading files or contacting anyone. Its errors
-// are *headers.ConfigError.
+// check validates c without reading files or contacting anyone, in the
+// order of its steps: the identity provider's endpoint, the client and its
+// credential, the client assertion's settings, and what the token is asked
+// for. Its errors are *headers.ConfigError.
 func (c Config) check() (checked, error) {
-	errf := func(field, format string, args ...any) error {
-		return names.Errorf(c.fromEnv, field, format, args...)
-	}
-	n := func(field string) string { return names.Of(field, c.fromEnv) }
 	var k checked
+	if err := c.checkEndpoint(&k); err != nil {
+		return checked{}, err
+	}
+	credential, err := c.checkCredential()
+	if err != nil {
+		return checked{}, err
+	}
+	if k.method, err = c.checkAuthMethod(credential); err != nil {
+		return checked{}, err
+	}
+	if err := c.checkAssertion(k.method); err != nil {
+		return checked{}, err
+	}
+	if err := c.checkRequest(); err != nil {
+		return checked{}, err
+	}
+	return k, nil
+}
+
+// errorf returns a *headers.ConfigError for field, named as c was given.
+func (c Config) errorf(field, format string, args ...any) error {
+	return names.Errorf(c.fromEnv, field, format, args...)
+}
+
+// name is what errors call field: its variable when c came from the
+// environment, else its Config field.
+func (c Config) name(field string) string { return names.Of(field, c.fromEnv) }
+
+// checkEndpoint checks that exactly one of Issuer and TokenURL is set, and
+// is a URL the client may send its credentials to, and sets k's endpoint.
+func (c Config) checkEndpoint(k *checked) error {
 	switch {
 	case c.Issuer != "" && c.TokenURL != "":
-		return checked{}, errf("TokenURL", "%s is set too: give the issuer (for discovery) or the token URL, not both", n("Issuer"))
+		return c.errorf("TokenURL", "%s is set too: give the issuer (for discovery) or the token URL, not both", c.name("Issuer"))
 	case c.Issuer == "" && c.TokenURL == "":
-		return checked{}, errf("Issuer", "no identity provider: set %s to its issuer URL (discovery) or %s to its token endpoint", n("Issuer"), n("TokenURL"))
+		return c.errorf("Issuer", "no identity provider: set %s to its issuer URL (discovery) or %s to its token endpoint", c.name("Issuer"), c.name("TokenURL"))
 	case c.Issuer != "":
 		if err := c.checkURL(c.Issuer); err != nil {
-			return checked{}, errf("Issuer", "%w", err)
+			return c.errorf("Issuer", "%w", err)
 		}
 		k.issuer = strings.TrimSuffix(c.Issuer, "/")
 		k.discovery = k.issuer + "/.well-known/openid-configuration"
 	default:
 		if err := c.checkURL(c.TokenURL); err != nil {
-			return checked{}, errf("TokenURL", "%w", err)
+			return c.errorf("TokenURL", "%w", err)
 		}
 		k.tokenURL = c.TokenURL
 	}
+	return nil
+}
+
+// checkCredential checks ClientID and that exactly one client credential
+// is set, and returns the name of that credential's field.
+func (c Config) checkCredential() (string, error) {
 	if c.ClientID == "" {
-		return checked{}, errf("ClientID", "not set: the OAuth 2.0 client ID is required")
+		return "", c.errorf("ClientID", "not set: the OAuth 2.0 client ID is required")
 	}
 	if config.HasSpaceOrControl(c.ClientID) {
-		return checked{}, errf("ClientID", "%s contains white space or a control character", config.Quote(c.ClientID))
+		return "", c.errorf("ClientID", "%s contains white space or a control character", config.Quote(c.ClientID))
 	}
 	var set []string
 	for _, f := range []struct {
@@ -282,77 +317,93 @@ func (c Config) check() (checked, error) {
 			set = append(set, f.name)
 		}
 	}
-	if c.fromEnv && len(set) == 0 {
-		return checked{}, errf("ClientSecret", "no client credential: set %s, %s or %s",
-			n("ClientSecret"), n("ClientSecretFile"), n("PrivateKeyFile"))
+	switch {
+	case len(set) == 0 && c.fromEnv:
+		return "", c.errorf("ClientSecret", "no client credential: set %s, %s or %s",
+			c.name("ClientSecret"), c.name("ClientSecretFile"), c.name("PrivateKeyFile"))
+	case len(set) == 0:
+		return "", c.errorf("ClientSecret", "no client credential: set %s, %s, %s or %s",
+			c.name("ClientSecret"), c.name("ClientSecretFile"), c.name("PrivateKey"), c.name("PrivateKeyFile"))
+	case len(set) > 1:
+		return "", c.errorf(set[1], "%s is set too: give one client credential", c.name(set[0]))
 	}
-	switch len(set) {
-	case 0:
-		return checked{}, errf("ClientSecret", "no client credential: set %s, %s, %s or %s",
-			n("ClientSecret"), n("ClientSecretFile"), n("PrivateKey"), n("PrivateKeyFile"))
-	case 1:
-	default:
-		return checked{}, errf(set[1], "%s is set too: give one client credential", n(set[0]))
-	}
+	return set[0], nil
+}
+
+// checkAuthMethod checks AuthMethod against the credential set (the name
+// of its field) and returns the method to use: AuthMethod, or by default
+// the one the credential calls for.
+func (c Config) checkAuthMethod(credential string) (string, error) {
 	secret := c.ClientSecret != "" || c.ClientSecretFile != ""
-	k.method = c.AuthMethod
 	switch c.AuthMethod {
 	case "":
-		k.method = AuthSecretBasic
 		if !secret {
-			k.method = AuthPrivateKeyJWT
+			return AuthPrivateKeyJWT, nil
 		}
+		return AuthSecretBasic, nil
 	case AuthSecretBasic, AuthSecretPost:
 		if !secret {
-			return checked{}, errf("AuthMethod", "%s needs a client secret: set %s or %s, or use %s with %s",
-				c.AuthMethod, n("ClientSecret"), n("ClientSecretFile"), AuthPrivateKeyJWT, n(set[0]))
+			return "", c.errorf("AuthMethod", "%s needs a client secret: set %s or %s, or use %s with %s",
+				c.AuthMethod, c.name("ClientSecret"), c.name("ClientSecretFile"), AuthPrivateKeyJWT, c.name(credential))
 		}
 	case AuthPrivateKeyJWT:
 		if secret {
-			return checked{}, errf("AuthMethod", "%s needs a private key: set %s instead of %s",
-				c.AuthMethod, n("PrivateKeyFile"), n(set[0]))
+			return "", c.errorf("AuthMethod", "%s needs a private key: set %s instead of %s",
+				c.AuthMethod, c.name("PrivateKeyFile"), c.name(credential))
 		}
 	default:
-		return checked{}, errf("AuthMethod", "%s: want %s, %s or %s", config.Quote(c.AuthMethod),
+		return "", c.errorf("AuthMethod", "%s: want %s, %s or %s", config.Quote(c.AuthMethod),
 			AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT)
 	}
-	if c.KeyID != "" && k.method != AuthPrivateKeyJWT {
-		return checked{}, errf("KeyID", "names the key of %s client assertions; this client uses %s", AuthPrivateKeyJWT, k.method)
+	return c.AuthMethod, nil
+}
+
+// checkAssertion checks KeyID and AssertionAudience, which only a client
+// using method AuthPrivateKeyJWT may set.
+func (c Config) checkAssertion(method string) error {
+	if c.KeyID != "" && method != AuthPrivateKeyJWT {
+		return c.errorf("KeyID", "names the key of %s client assertions; this client uses %s", AuthPrivateKeyJWT, method)
 	}
 	if config.HasSpaceOrControl(c.KeyID) {
-		return checked{}, errf("KeyID", "%s contains white space or a control character", config.Quote(c.KeyID))
+		return c.errorf("KeyID", "%s contains white space or a control character", config.Quote(c.KeyID))
 	}
 	switch c.AssertionAudience {
 	case "", AudienceTokenEndpoint:
 	case AudienceIssuer:
 		if c.Issuer == "" {
-			return checked{}, errf("AssertionAudience", "%s needs %s: set %s instead of %s, or give the issuer's URL as %s",
-				AudienceIssuer, n("Issuer"), n("Issuer"), n("TokenURL"), n("AssertionAudience"))
+			return c.errorf("AssertionAudience", "%s needs %s: set %s instead of %s, or give the issuer's URL as %s",
+				AudienceIssuer, c.name("Issuer"), c.name("Issuer"), c.name("TokenURL"), c.name("AssertionAudience"))
 		}
 	default:
 		u, err := url.Parse(c.AssertionAudience)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || config.HasSpaceOrControl(c.AssertionAudience) {
-			return checked{}, errf("AssertionAudience", "%s: want %s, %s or an https:// URL", config.Quote(c.AssertionAudience), AudienceTokenEndpoint, AudienceIssuer)
+			return c.errorf("AssertionAudience", "%s: want %s, %s or an https:// URL", config.Quote(c.AssertionAudience), AudienceTokenEndpoint, AudienceIssuer)
 		}
 	}
-	if c.AssertionAudience != "" && k.method != AuthPrivateKeyJWT {
-		return checked{}, errf("AssertionAudience", "sets the audience of %s client assertions; this client uses %s", AuthPrivateKeyJWT, k.method)
+	if c.AssertionAudience != "" && method != AuthPrivateKeyJWT {
+		return c.errorf("AssertionAudience", "sets the audience of %s client assertions; this client uses %s", AuthPrivateKeyJWT, method)
 	}
+	return nil
+}
+
+// checkRequest checks what the token is asked for: Scopes, Audience and
+// Resource.
+func (c Config) checkRequest() error {
 	for i, s := range c.Scopes {
 		if s == "" || config.HasSpaceOrControl(s) || strings.ContainsAny(s, `"\`) {
-			return checked{}, errf("Scopes", "entry %d: %s is not a scope (no white space, quotes or backslashes)", i+1, config.Quote(s))
+			return c.errorf("Scopes", "entry %d: %s is not a scope (no white space, quotes or backslashes)", i+1, config.Quote(s))
 		}
 	}
 	if config.HasSpaceOrControl(c.Audience) {
-		return checked{}, errf("Audience", "%s contains white space or a control character", config.Quote(c.Audience))
+		return c.errorf("Audience", "%s contains white space or a control character", config.Quote(c.Audience))
 	}
 	for i, r := range c.Resource {
 		u, err := url.Parse(r)
 		if err != nil || !u.IsAbs() || u.Fragment != "" {
-			return checked{}, errf("Resource", "entry %d: %s is not an absolute URI without a fragment (RFC 8707)", i+1, config.Quote(r))
+			return c.errorf("Resource", "entry %d: %s is not an absolute URI without a fragment (RFC 8707)", i+1, config.Quote(r))
 		}
 	}
-	return k, nil
+	return nil
 }
 
 // checkURL checks an issuer or token endpoint URL.
