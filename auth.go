@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	config "github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // Auth is the token provider chosen by the environment (see [Load]): a

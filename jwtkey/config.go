@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/redact"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // Defaults of Config.
@@ -43,7 +44,7 @@ const (
 )
 
 // names names Config's settings in errors.
-var names = config.Names{Config: "jwtkey.Config", Env: map[string]string{
+var names = setting.Names{Config: "jwtkey.Config", Env: map[string]string{
 	"KeyFile":          EnvKeyFile,
 	"Key":              EnvKey,
 	"KeyID":            EnvKeyID,
@@ -143,7 +144,7 @@ type Config struct {
 // errors are *headers.ConfigError naming the variable, and NewTokenSource
 // and NewProvider name the variables too for a Config read here.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := config.Lookup(lookup)
+	env := setting.Lookup(lookup)
 	c := Config{
 		KeyFile:          env.Get(EnvKeyFile),
 		KeyID:            env.Get(EnvKeyID),
@@ -166,8 +167,8 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		if c.KeyFile != "" {
 			return Config{}, c.bothKeys()
 		}
-		if config.Quoted(pemKey) {
-			return Config{}, names.Errorf(true, "Key", "%s", config.QuotedHint)
+		if setting.Quoted(pemKey) {
+			return Config{}, names.Errorf(true, "Key", "%s", setting.QuotedHint)
 		}
 		if !strings.Contains(pemKey, "\n") {
 			// One-line settings (docker --env-file, some CI secret stores)
@@ -201,11 +202,11 @@ type checked struct {
 // *headers.ConfigError.
 func (c Config) check() (checked, error) {
 	k := checked{
-		subject: config.OrDefault(c.Subject, DefaultSubject),
+		subject: setting.OrDefault(c.Subject, DefaultSubject),
 		issuer:  c.Issuer,
-		claim:   config.OrDefault(c.PermissionsClaim, DefaultPermissionsClaim),
-		exp:     config.OrDefault(c.Expiration, DefaultExpiration),
-		skew:    max(config.OrDefault(c.ClockSkew, DefaultClockSkew), 0),
+		claim:   setting.OrDefault(c.PermissionsClaim, DefaultPermissionsClaim),
+		exp:     setting.OrDefault(c.Expiration, DefaultExpiration),
+		skew:    max(setting.OrDefault(c.ClockSkew, DefaultClockSkew), 0),
 	}
 	if err := c.checkKeySettings(); err != nil {
 		return checked{}, err
@@ -221,7 +222,7 @@ func (c Config) check() (checked, error) {
 		return checked{}, err
 	}
 	if _, reserved := reservedClaims[k.claim]; reserved {
-		return checked{}, c.errorf("PermissionsClaim", "%s: the signer sets this claim itself; name another claim, such as permissions (the default) or roles", config.Quote(k.claim))
+		return checked{}, c.errorf("PermissionsClaim", "%s: the signer sets this claim itself; name another claim, such as permissions (the default) or roles", setting.Quote(k.claim))
 	}
 	if k.extra, err = c.checkExtraClaims(k.claim); err != nil {
 		return checked{}, err
@@ -245,8 +246,8 @@ func (c Config) checkKeySettings() error {
 	case c.KeyFile != "" && c.KeyID != "":
 		return c.errorf("KeyID", "cannot be used with %s: a key file may be replaced, and its kid must change with it, so the key's thumbprint is the kid (publish the key with that kid)",
 			names.Of("KeyFile", c.fromEnv))
-	case config.HasSpaceOrControl(c.KeyID):
-		return c.errorf("KeyID", "%s contains white space or a control character", config.Quote(c.KeyID))
+	case setting.HasSpaceOrControl(c.KeyID):
+		return c.errorf("KeyID", "%s contains white space or a control character", setting.Quote(c.KeyID))
 	}
 	return nil
 }
@@ -336,7 +337,7 @@ func (c Config) String() string {
 	if c.Key == nil {
 		b.WriteString("<nil>")
 	} else {
-		fmt.Fprintf(&b, "%s(%T)", config.Redacted, c.Key)
+		fmt.Fprintf(&b, "%s(%T)", headers.Redacted, c.Key)
 	}
 	fmt.Fprintf(&b, ", KeyFile: %q, KeyID: %q, Subject: %q, Issuer: %q, Audience: %q, Permissions: %q, PermissionsClaim: %q, Expiration: %s, ClockSkew: %s, ExtraClaims: %q}",
 		c.KeyFile, c.KeyID, c.Subject, c.Issuer, c.Audience, c.Permissions, c.PermissionsClaim,
@@ -350,7 +351,7 @@ func (c Config) GoString() string { return "jwtkey." + c.String() }
 // Format prints c as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the key.
 func (c Config) Format(f fmt.State, verb rune) {
-	config.Format(f, verb, c)
+	redact.Format(f, verb, c)
 }
 
 // MarshalJSON encodes c's settings without its key, so that encoding/json
@@ -373,7 +374,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	out := settings{KeyFile: c.KeyFile, KeyID: c.KeyID, Subject: c.Subject, Issuer: c.Issuer, Audience: c.Audience,
 		Permissions: c.Permissions, PermissionsClaim: c.PermissionsClaim, ExtraClaims: slices.Sorted(maps.Keys(c.ExtraClaims))}
 	if c.Key != nil {
-		out.Key = config.Redacted
+		out.Key = headers.Redacted
 	}
 	if c.Expiration != 0 {
 		out.Expiration = c.Expiration.String()
@@ -388,7 +389,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 func (c Config) LogValue() slog.Value {
 	key := "<nil>"
 	if c.Key != nil {
-		key = config.Redacted
+		key = headers.Redacted
 	}
 	return slog.GroupValue(
 		slog.String("key", key),

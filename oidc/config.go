@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/redact"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // Client authentication methods (token_endpoint_auth_method, RFC 7591 and
@@ -76,7 +77,7 @@ const (
 )
 
 // names names Config's settings in errors.
-var names = config.Names{Config: "oidc.Config", Env: map[string]string{
+var names = setting.Names{Config: "oidc.Config", Env: map[string]string{
 	"Issuer":            EnvIssuer,
 	"TokenURL":          EnvTokenURL,
 	"ClientID":          EnvClientID,
@@ -199,7 +200,7 @@ type Config struct {
 // errors are *headers.ConfigError naming the variable, and NewTokenSource
 // and NewProvider name the variables too for a Config read here.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := config.Lookup(lookup)
+	env := setting.Lookup(lookup)
 	c := Config{
 		Issuer:            env.Get(EnvIssuer),
 		TokenURL:          env.Get(EnvTokenURL),
@@ -220,7 +221,7 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if v := env.Get(EnvAllowHTTP); v != "" {
 		if c.AllowHTTP, err = strconv.ParseBool(v); err != nil {
-			return Config{}, &headers.ConfigError{Setting: EnvAllowHTTP, Err: fmt.Errorf("%s: want true or false", config.Quote(v))}
+			return Config{}, &headers.ConfigError{Setting: EnvAllowHTTP, Err: fmt.Errorf("%s: want true or false", setting.Quote(v))}
 		}
 	}
 	if _, err := c.check(); err != nil {
@@ -300,8 +301,8 @@ func (c Config) checkCredential() (string, error) {
 	if c.ClientID == "" {
 		return "", c.errorf("ClientID", "not set: the OAuth 2.0 client ID is required")
 	}
-	if config.HasSpaceOrControl(c.ClientID) {
-		return "", c.errorf("ClientID", "%s contains white space or a control character", config.Quote(c.ClientID))
+	if setting.HasSpaceOrControl(c.ClientID) {
+		return "", c.errorf("ClientID", "%s contains white space or a control character", setting.Quote(c.ClientID))
 	}
 	var set []string
 	for _, f := range []struct {
@@ -352,7 +353,7 @@ func (c Config) checkAuthMethod(credential string) (string, error) {
 				c.AuthMethod, c.name("PrivateKeyFile"), c.name(credential))
 		}
 	default:
-		return "", c.errorf("AuthMethod", "%s: want %s, %s or %s", config.Quote(c.AuthMethod),
+		return "", c.errorf("AuthMethod", "%s: want %s, %s or %s", setting.Quote(c.AuthMethod),
 			AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT)
 	}
 	return c.AuthMethod, nil
@@ -364,8 +365,8 @@ func (c Config) checkAssertion(method string) error {
 	if c.KeyID != "" && method != AuthPrivateKeyJWT {
 		return c.errorf("KeyID", "names the key of %s client assertions; this client uses %s", AuthPrivateKeyJWT, method)
 	}
-	if config.HasSpaceOrControl(c.KeyID) {
-		return c.errorf("KeyID", "%s contains white space or a control character", config.Quote(c.KeyID))
+	if setting.HasSpaceOrControl(c.KeyID) {
+		return c.errorf("KeyID", "%s contains white space or a control character", setting.Quote(c.KeyID))
 	}
 	switch c.AssertionAudience {
 	case "", AudienceTokenEndpoint:
@@ -376,8 +377,8 @@ func (c Config) checkAssertion(method string) error {
 		}
 	default:
 		u, err := url.Parse(c.AssertionAudience)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || config.HasSpaceOrControl(c.AssertionAudience) {
-			return c.errorf("AssertionAudience", "%s: want %s, %s or an https:// URL", config.Quote(c.AssertionAudience), AudienceTokenEndpoint, AudienceIssuer)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || setting.HasSpaceOrControl(c.AssertionAudience) {
+			return c.errorf("AssertionAudience", "%s: want %s, %s or an https:// URL", setting.Quote(c.AssertionAudience), AudienceTokenEndpoint, AudienceIssuer)
 		}
 	}
 	if c.AssertionAudience != "" && method != AuthPrivateKeyJWT {
@@ -390,17 +391,17 @@ func (c Config) checkAssertion(method string) error {
 // Resource.
 func (c Config) checkRequest() error {
 	for i, s := range c.Scopes {
-		if s == "" || config.HasSpaceOrControl(s) || strings.ContainsAny(s, `"\`) {
-			return c.errorf("Scopes", "entry %d: %s is not a scope (no white space, quotes or backslashes)", i+1, config.Quote(s))
+		if s == "" || setting.HasSpaceOrControl(s) || strings.ContainsAny(s, `"\`) {
+			return c.errorf("Scopes", "entry %d: %s is not a scope (no white space, quotes or backslashes)", i+1, setting.Quote(s))
 		}
 	}
-	if config.HasSpaceOrControl(c.Audience) {
-		return c.errorf("Audience", "%s contains white space or a control character", config.Quote(c.Audience))
+	if setting.HasSpaceOrControl(c.Audience) {
+		return c.errorf("Audience", "%s contains white space or a control character", setting.Quote(c.Audience))
 	}
 	for i, r := range c.Resource {
 		u, err := url.Parse(r)
 		if err != nil || !u.IsAbs() || u.Fragment != "" {
-			return c.errorf("Resource", "entry %d: %s is not an absolute URI without a fragment (RFC 8707)", i+1, config.Quote(r))
+			return c.errorf("Resource", "entry %d: %s is not an absolute URI without a fragment (RFC 8707)", i+1, setting.Quote(r))
 		}
 	}
 	return nil
@@ -410,18 +411,18 @@ func (c Config) checkRequest() error {
 func (c Config) checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%s is not a URL", config.Quote(raw))
+		return fmt.Errorf("%s is not a URL", setting.Quote(raw))
 	}
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
-		return fmt.Errorf("%s: want an https:// URL", config.Quote(raw))
+		return fmt.Errorf("%s: want an https:// URL", setting.Quote(raw))
 	case u.User != nil:
 		return fmt.Errorf("the URL holds user information: give the client's credentials in their own settings")
 	case u.Fragment != "":
-		return fmt.Errorf("%s: a URL with a fragment", config.Quote(raw))
+		return fmt.Errorf("%s: a URL with a fragment", setting.Quote(raw))
 	case u.Scheme == "http" && !c.AllowHTTP && !isLoopback(u.Hostname()):
 		return fmt.Errorf("%s: http:// would send the client's credentials unencrypted; use https:// (or set %s for a network that encrypts otherwise)",
-			config.Quote(raw), names.Of("AllowHTTP", c.fromEnv))
+			setting.Quote(raw), names.Of("AllowHTTP", c.fromEnv))
 	}
 	return nil
 }
@@ -442,7 +443,7 @@ func (c Config) String() string {
 	if c.PrivateKey == nil {
 		b.WriteString("<nil>")
 	} else {
-		fmt.Fprintf(&b, "%s(%T)", config.Redacted, c.PrivateKey)
+		fmt.Fprintf(&b, "%s(%T)", headers.Redacted, c.PrivateKey)
 	}
 	fmt.Fprintf(&b, ", PrivateKeyFile: %q, KeyID: %q, AssertionAudience: %q, AuthMethod: %q, Scopes: %q, Audience: %q, Resource: %q, AllowHTTP: %t}",
 		c.PrivateKeyFile, c.KeyID, c.AssertionAudience, c.AuthMethod, c.Scopes, c.Audience, c.Resource, c.AllowHTTP)
@@ -451,7 +452,7 @@ func (c Config) String() string {
 
 func redacted(set bool) string {
 	if set {
-		return config.Redacted
+		return headers.Redacted
 	}
 	return `""`
 }
@@ -462,7 +463,7 @@ func (c Config) GoString() string { return "oidc." + c.String() }
 // Format prints c as String does (GoString for %#v) whatever the verb, so
 // that no verb prints a secret.
 func (c Config) Format(f fmt.State, verb rune) {
-	config.Format(f, verb, c)
+	redact.Format(f, verb, c)
 }
 
 // LogValue describes c for log/slog without its secrets.

@@ -17,8 +17,11 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
 	"github.com/temporalauth/temporalauth/internal/idperr"
+	"github.com/temporalauth/temporalauth/internal/provider"
+	"github.com/temporalauth/temporalauth/internal/redact"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
+	"github.com/temporalauth/temporalauth/internal/setting"
 	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
@@ -85,7 +88,7 @@ func NewTokenSource(cfg Config) (*Source, error) {
 		resource:          slices.Clone(cfg.Resource),
 		allowHTTP:         cfg.AllowHTTP,
 		http:              cfg.HTTPClient,
-		now:               config.Clock(cfg.Clock).Now,
+		now:               setting.Clock(cfg.Clock).Now,
 		fromEnv:           cfg.fromEnv,
 	}
 	if s.http == nil {
@@ -131,10 +134,10 @@ func defaultClient() *http.Client {
 // "oidc client_id=<id> issuer=<issuer>" (or token_url=<url>). Options
 // that headers.Options.Validate refuses are an error here, at start.
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
-	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+	cfg.Clock = setting.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return provider.New(opts, func() (*Source, error) { return NewTokenSource(cfg) },
 		func(src *Source, opts *headers.Options) error {
-			opts.Name = config.OrDefault(opts.Name, src.String())
+			opts.Name = setting.OrDefault(opts.Name, src.String())
 			return nil
 		})
 }
@@ -276,7 +279,7 @@ func (s *Source) clientSecret() (string, error) {
 }
 
 func (s *Source) readSecretFile() (string, error) {
-	return config.ReadSecretFile("client secret file", s.secretFile, maxSecretFileSize)
+	return secretfile.ReadValue("client secret file", s.secretFile, maxSecretFileSize)
 }
 
 // assertionAud is the "aud" of an assertion for endpoint: see
@@ -288,7 +291,7 @@ func (s *Source) assertionAud(endpoint string) string {
 	case AudienceIssuer:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return config.OrDefault(s.docIssuer, s.issuerAsGiven)
+		return setting.OrDefault(s.docIssuer, s.issuerAsGiven)
 	}
 	return s.assertionAudience
 }
@@ -376,7 +379,7 @@ func (s *Source) discover(ctx context.Context) (endpoint, issuer string, err err
 	if strings.TrimSuffix(doc.Issuer, "/") != s.issuer {
 		return "", "", &headers.ConfigError{Setting: issuerSetting,
 			Err: fmt.Errorf("%s: the document names the issuer %s, not %s: set %s to the issuer exactly as the identity provider names it",
-				where, config.Quote(doc.Issuer), config.Quote(s.issuer), issuerSetting)}
+				where, setting.Quote(doc.Issuer), setting.Quote(s.issuer), issuerSetting)}
 	}
 	if doc.TokenEndpoint == "" {
 		return "", "", fmt.Errorf("%s: the document names no token_endpoint", where)
@@ -418,7 +421,7 @@ func (s *Source) GoString() string { return "oidc.Source{" + s.String() + "}" }
 // Format prints s as String does (GoString for %#v) whatever the verb, so
 // that no verb prints a secret.
 func (s *Source) Format(f fmt.State, verb rune) {
-	config.Format(f, verb, s)
+	redact.Format(f, verb, s)
 }
 
 // LogValue describes s for log/slog without its secrets.
