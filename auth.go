@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	config "github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // A Kind names a token provider: the values of TEMPORAL_AUTH_PROVIDER.

@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	config "github.com/temporalauth/temporalauth/internal/setting"
 	"github.com/temporalauth/temporalauth/static"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/azure"
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	config "github.com/temporalauth/temporalauth/internal/setting"
 	"github.com/temporalauth/temporalauth/internal/tokenlog"
 	"github.com/temporalauth/temporalauth/jwtkey"
 	"github.com/temporalauth/temporalauth/metrics"

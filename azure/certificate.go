@@ -15,7 +15,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"software.sslmate.com/src/go-pkcs12"
 
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
 )
 
 // maxCertificateFileSize bounds the certificate file.
@@ -98,21 +98,21 @@ func (c *certificateCredential) build() (*appCredential, fileVersion, error) {
 	if c.cfg.CertificatePath != "" {
 		info, err := os.Stat(c.cfg.CertificatePath)
 		if err != nil {
-			_, err = config.ReadFile(what, source, maxCertificateFileSize) // the same error, in its form
+			_, err = secretfile.Read(what, source, maxCertificateFileSize) // the same error, in its form
 			return nil, version, err
 		}
 		version = fileVersion{modTime: info.ModTime(), size: info.Size()}
-		if data, err = config.ReadFile(what, source, maxCertificateFileSize); err != nil {
+		if data, err = secretfile.Read(what, source, maxCertificateFileSize); err != nil {
 			return nil, version, err
 		}
 	}
 	certs, key, err := parseCertificate(data, c.password, c.cfg.name("CertificatePassword"))
 	if err != nil {
-		return nil, version, &config.FileError{What: what, Path: source, Err: err}
+		return nil, version, &secretfile.Error{What: what, Path: source, Err: err}
 	}
 	leaf := matchingCertificate(certs, key)
 	if leaf < 0 {
-		return nil, version, config.FileErrorf(what, source, "the private key matches none of its %d certificates", len(certs))
+		return nil, version, secretfile.Errorf(what, source, "the private key matches none of its %d certificates", len(certs))
 	}
 	// The certificate the key belongs to goes first: MSAL takes its
 	// thumbprint, and x5c lists the chain from it.
@@ -122,7 +122,7 @@ func (c *certificateCredential) build() (*appCredential, fileVersion, error) {
 	}
 	cred, err := confidential.NewCredFromCert(certs, key)
 	if err != nil {
-		return nil, version, config.FileErrorf(what, source, "the private key matches none of its certificates")
+		return nil, version, secretfile.Errorf(what, source, "the private key matches none of its certificates")
 	}
 	var opts []confidential.Option
 	if c.cfg.SendCertificateChain {
@@ -163,10 +163,10 @@ func (c *certificateCredential) checkValidity(cert *x509.Certificate) error {
 	const day = "2006-01-02 15:04:05 UTC"
 	switch {
 	case now.Before(cert.NotBefore):
-		return config.FileErrorf(what, source, "the certificate is not valid before %s (valid %s to %s)",
+		return secretfile.Errorf(what, source, "the certificate is not valid before %s (valid %s to %s)",
 			cert.NotBefore.UTC().Format(day), cert.NotBefore.UTC().Format(day), cert.NotAfter.UTC().Format(day))
 	case now.After(cert.NotAfter):
-		return config.FileErrorf(what, source, "the certificate expired on %s (valid %s to %s): renew it, register the new one with the app registration, and put it where %s says",
+		return secretfile.Errorf(what, source, "the certificate expired on %s (valid %s to %s): renew it, register the new one with the app registration, and put it where %s says",
 			cert.NotAfter.UTC().Format(day), cert.NotBefore.UTC().Format(day), cert.NotAfter.UTC().Format(day), setting)
 	case cert.NotAfter.Sub(now) < certificateExpiryWarning:
 		c.warnMu.Lock()
@@ -212,7 +212,7 @@ func (c *certificateCredential) current(ctx context.Context) (*appCredential, er
 		if err != nil {
 			c.mu.Unlock()
 			what, source := c.what()
-			_, err = config.ReadFile(what, source, maxCertificateFileSize)
+			_, err = secretfile.Read(what, source, maxCertificateFileSize)
 			return nil, err
 		}
 		if (fileVersion{modTime: info.ModTime(), size: info.Size()}) != c.version {
@@ -249,7 +249,7 @@ func (c *certificateCredential) current(ctx context.Context) (*appCredential, er
 		defer c.mu.Unlock()
 		return c.app, nil
 	case <-ctx.Done():
-		return nil, &config.FileError{What: "certificate file", Path: c.cfg.CertificatePath,
+		return nil, &secretfile.Error{What: "certificate file", Path: c.cfg.CertificatePath,
 			Err: fmt.Errorf("changed; reloading it outlasted the token request (a later one uses it): %w", context.Cause(ctx))}
 	}
 }

@@ -25,7 +25,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/headers/clocktest"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
 )
 
 const testCertPassword = "correct horse battery staple"
@@ -378,7 +378,7 @@ func TestCertificateExpiryCheckedOnRenewal(t *testing.T) {
 	before := len(idp.TokenRequests())
 	clock.Jump(cert.cert.NotAfter.Sub(clock.Now()) + time.Second)
 	_, err = src.Token(testContext(t))
-	var fe *config.FileError
+	var fe *secretfile.Error
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "expired on") || !strings.Contains(err.Error(), EnvCertificatePath) {
 		t.Errorf("Token with an expired certificate: %v, want a FileError naming %s", err, EnvCertificatePath)
 	}

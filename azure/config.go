@@ -8,14 +8,14 @@ import (
 	"strings"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // DefaultAuthorityHost is the Entra ID host of Azure's public cloud.
 const DefaultAuthorityHost = "https://login.microsoftonline.com/"
 
 // names names Config's settings in errors.
-var names = config.Names{Config: "azure.Config", Env: map[string]string{
+var names = setting.Names{Config: "azure.Config", Env: map[string]string{
 	"TenantID":                 EnvTenantID,
 	"ClientID":                 EnvClientID,
 	"Scopes":                   EnvScope,
@@ -204,13 +204,13 @@ func (c Config) validate() (credentialKind, error) {
 		return 0, c.errorf("TenantID", "not set: set it to the directory (tenant) ID")
 	}
 	if !validTenant(c.TenantID) {
-		return 0, c.errorf("TenantID", "%s: a tenant ID is a GUID or a domain name (letters, digits, '-' and '.')", config.Quote(c.TenantID))
+		return 0, c.errorf("TenantID", "%s: a tenant ID is a GUID or a domain name (letters, digits, '-' and '.')", setting.Quote(c.TenantID))
 	}
 	if c.ClientID == "" {
 		return 0, c.errorf("ClientID", "not set: set it to the application (client) ID of the app registration")
 	}
-	if config.HasSpaceOrControl(c.ClientID) {
-		return 0, c.errorf("ClientID", "%s contains white space", config.Quote(c.ClientID))
+	if setting.HasSpaceOrControl(c.ClientID) {
+		return 0, c.errorf("ClientID", "%s contains white space", setting.Quote(c.ClientID))
 	}
 	return kind, nil
 }
@@ -231,10 +231,10 @@ func (c Config) validateScopes(kind credentialKind) error {
 		switch {
 		case s == "":
 			return c.errorf("Scopes", "holds an empty scope")
-		case config.HasSpaceOrControl(s):
-			return c.errorf("Scopes", "scope %s contains white space", config.Quote(s))
+		case setting.HasSpaceOrControl(s):
+			return c.errorf("Scopes", "scope %s contains white space", setting.Quote(s))
 		case kind != kindManagedIdentity && !strings.HasSuffix(s, "/.default"):
-			return c.errorf("Scopes", "scope %s does not end in /.default: the client-credentials flow asks for a resource's .default scope, such as api://temporal-server/.default", config.Quote(s))
+			return c.errorf("Scopes", "scope %s does not end in /.default: the client-credentials flow asks for a resource's .default scope, such as api://temporal-server/.default", setting.Quote(s))
 		}
 	}
 	switch {
@@ -260,16 +260,16 @@ func validTenant(t string) bool {
 
 // authorityHostURL parses AuthorityHost (DefaultAuthorityHost when empty).
 func (c Config) authorityHostURL() (*url.URL, error) {
-	host := config.OrDefault(c.AuthorityHost, DefaultAuthorityHost)
+	host := setting.OrDefault(c.AuthorityHost, DefaultAuthorityHost)
 	u, err := url.Parse(host)
 	if err != nil || u.Host == "" || u.Scheme == "" {
-		return nil, c.errorf("AuthorityHost", "%s is not a URL such as %s", config.Quote(host), DefaultAuthorityHost)
+		return nil, c.errorf("AuthorityHost", "%s is not a URL such as %s", setting.Quote(host), DefaultAuthorityHost)
 	}
 	if !strings.EqualFold(u.Scheme, "https") {
-		return nil, c.errorf("AuthorityHost", "%s: the identity provider must be reached over https, not %s", config.Quote(host), u.Scheme)
+		return nil, c.errorf("AuthorityHost", "%s: the identity provider must be reached over https, not %s", setting.Quote(host), u.Scheme)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
-		return nil, c.errorf("AuthorityHost", "%s: give only a scheme and host, such as %s", config.Quote(host), DefaultAuthorityHost)
+		return nil, c.errorf("AuthorityHost", "%s: give only a scheme and host, such as %s", setting.Quote(host), DefaultAuthorityHost)
 	}
 	return u, nil
 }
@@ -323,7 +323,7 @@ func (c Config) attrs() []slog.Attr {
 	}
 	secret := func(k string, set bool) {
 		if set {
-			out = append(out, slog.String(k, config.Redacted))
+			out = append(out, slog.String(k, headers.Redacted))
 		}
 	}
 	str("TenantID", c.TenantID)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/temporalauth/temporalauth/azure/entratest"
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
 )
 
 const (
@@ -223,7 +222,7 @@ func TestNoSecretsShown(t *testing.T) {
 	fmt.Fprintf(&out, "%v\n%+v\n%#v\n%s\n", cfg, cfg, cfg, cfg)
 	fmt.Fprintf(&out, "%v %+v %#v\n", &cfg, &cfg, &cfg)
 
-	for _, want := range []string{"ClientSecret", "Certificate", "CertificatePassword", config.Redacted, client} {
+	for _, want := range []string{"ClientSecret", "Certificate", "CertificatePassword", headers.Redacted, client} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output does not mention %q:\n%s", want, out.String())
 		}

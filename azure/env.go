@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // The environment variables ConfigFromLookup reads. The AZURE_ names other
@@ -41,7 +41,7 @@ const (
 // *headers.ConfigError naming the variable, and NewTokenSource and
 // NewProvider name the variables too for a Config read here.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := config.Lookup(lookup)
+	env := setting.Lookup(lookup)
 	cfg := Config{
 		TenantID:           env.Get(EnvTenantID),
 		ClientID:           env.Get(EnvClientID),
@@ -79,14 +79,14 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 }
 
 // envBool reads a boolean variable as strconv.ParseBool does; unset is false.
-func envBool(env config.Lookup, name string) (bool, error) {
+func envBool(env setting.Lookup, name string) (bool, error) {
 	v := env.Get(name)
 	if v == "" {
 		return false, nil
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, names.Errorf(true, fieldOf(name), "%s is not a boolean; want true or false", config.Quote(v))
+		return false, names.Errorf(true, fieldOf(name), "%s is not a boolean; want true or false", setting.Quote(v))
 	}
 	return b, nil
 }
@@ -115,7 +115,7 @@ func parseManagedIdentity(v, clientID string) (ManagedIdentity, error) {
 	if kind, id, ok := strings.Cut(v, "="); ok {
 		id = strings.TrimSpace(id)
 		if id == "" {
-			return ManagedIdentity{}, names.Errorf(true, "ManagedIdentity", "%s: the identity ID after %q is empty", config.Quote(v), kind+"=")
+			return ManagedIdentity{}, names.Errorf(true, "ManagedIdentity", "%s: the identity ID after %q is empty", setting.Quote(v), kind+"=")
 		}
 		switch strings.ToLower(strings.TrimSpace(kind)) {
 		case "client_id":
@@ -127,5 +127,5 @@ func parseManagedIdentity(v, clientID string) (ManagedIdentity, error) {
 		}
 	}
 	return ManagedIdentity{}, names.Errorf(true, "ManagedIdentity", "%s: use system, user (with %s), client_id=<id>, object_id=<id> or resource_id=<id>",
-		config.Quote(v), EnvClientID)
+		setting.Quote(v), EnvClientID)
 }

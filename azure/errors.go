@@ -17,8 +17,9 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
 	"github.com/temporalauth/temporalauth/internal/idperr"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // maxRecordedBody is how much of a response body is kept to explain an error.
@@ -203,7 +204,7 @@ func (rc *recordingClient) ConfigureClient(augment func(*http.Client) (*http.Cli
 // explain turns an error from MSAL into one that says what happened without
 // quoting secrets, tokens or whole response bodies.
 func explain(ctx context.Context, err error, ex *exchange, elapsed time.Duration, secrets []string, cfg Config) error {
-	var fe *config.FileError
+	var fe *secretfile.Error
 	if errors.As(err, &fe) {
 		return fe
 	}
@@ -338,7 +339,7 @@ func responseError(rec record, secrets []string) *ResponseError {
 	re.Description = idperr.Text(desc, secrets, idperr.MaxText)
 	re.ErrorCode = idperr.Code(re.ErrorCode, secrets)
 	re.TraceID = idperr.Text(body.TraceID, secrets, idperr.MaxField)
-	re.CorrelationID = idperr.Text(config.OrDefault(body.CorrelationID, body.CorrelationID2), secrets, idperr.MaxField)
+	re.CorrelationID = idperr.Text(setting.OrDefault(body.CorrelationID, body.CorrelationID2), secrets, idperr.MaxField)
 	return re
 }
 

@@ -7,7 +7,7 @@ import (
 
 	msi "github.com/AzureAD/microsoft-authentication-library-for-go/apps/managedidentity"
 
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // identityKind says how a ManagedIdentity is selected.
@@ -74,8 +74,8 @@ func (m ManagedIdentity) validate(c Config) error {
 	if m.kind != systemAssigned && strings.TrimSpace(m.id) == "" {
 		return c.errorf("ManagedIdentity", "selects a user-assigned identity with an empty ID")
 	}
-	if config.HasSpaceOrControl(m.id) {
-		return c.errorf("ManagedIdentity", "identity ID %s contains white space", config.Quote(m.id))
+	if setting.HasSpaceOrControl(m.id) {
+		return c.errorf("ManagedIdentity", "identity ID %s contains white space", setting.Quote(m.id))
 	}
 	selectUser := "set azure.Config.ManagedIdentity to UserAssignedClientID(id)"
 	if c.fromEnv {
@@ -88,7 +88,7 @@ func (m ManagedIdentity) validate(c Config) error {
 		return c.errorf("ClientID", "set but %s selects the system-assigned identity: to use a user-assigned identity %s; otherwise unset %s",
 			c.name("ManagedIdentity"), selectUser, c.name("ClientID"))
 	default:
-		return c.errorf("ClientID", "%s contradicts %s (%s)", config.Quote(c.ClientID), c.name("ManagedIdentity"), m)
+		return c.errorf("ClientID", "%s contradicts %s (%s)", setting.Quote(c.ClientID), c.name("ManagedIdentity"), m)
 	}
 	return nil
 }

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/provider"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 var _ headers.Invalidator = (*Source)(nil)
@@ -55,8 +56,8 @@ type Source struct {
 // NewTokenSource validates cfg and returns a Source for it. It reads the
 // certificate when one is configured and checks that the federated token file
 // can be read; it does not contact the identity provider. Errors are
-// *headers.ConfigError for a bad setting and *config.FileError (from
-// internal/config, matched by errors.Is with fs errors) for a file that
+// *headers.ConfigError for a bad setting and *secretfile.Error (from
+// internal/secretfile, matched by errors.Is with fs errors) for a file that
 // cannot be used.
 func NewTokenSource(cfg Config) (*Source, error) {
 	kind, err := cfg.validate()
@@ -67,7 +68,7 @@ func NewTokenSource(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	cfg.Clock = config.Clock(cfg.Clock)
+	cfg.Clock = setting.Clock(cfg.Clock)
 	hc, own := newRecordingClient(cfg.HTTPClient)
 	var cred credential
 	switch kind {
@@ -91,11 +92,11 @@ func NewTokenSource(cfg Config) (*Source, error) {
 // cfg.Logger and cfg.Clock default to opts.Logger and opts.Clock. Invalid
 // opts are a *headers.ConfigError (see headers.Options.Validate).
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	cfg.Logger = config.OrDefault(cfg.Logger, opts.Logger)
-	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
-	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+	cfg.Logger = setting.OrDefault(cfg.Logger, opts.Logger)
+	cfg.Clock = setting.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return provider.New(opts, func() (*Source, error) { return NewTokenSource(cfg) },
 		func(src *Source, opts *headers.Options) error {
-			opts.Name = config.OrDefault(opts.Name, src.Name())
+			opts.Name = setting.OrDefault(opts.Name, src.Name())
 			return nil
 		})
 }
@@ -140,7 +141,7 @@ func (s *Source) LogValue() slog.Value {
 	str("credential", s.kind.String())
 	switch s.kind {
 	case kindCertificate:
-		str("certificate", config.OrDefault(c.CertificatePath, names.Of("Certificate", false)))
+		str("certificate", setting.OrDefault(c.CertificatePath, names.Of("Certificate", false)))
 		if c.SendCertificateChain {
 			out = append(out, slog.Bool("send_chain", true))
 		}

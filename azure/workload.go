@@ -6,7 +6,7 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
 )
 
 // maxFederatedTokenSize bounds the federated token file; a projected service
@@ -47,7 +47,7 @@ func (c *federatedCredential) assertion(context.Context, confidential.AssertionR
 
 // read returns the trimmed content of the federated token file.
 func (c *federatedCredential) read() (string, error) {
-	tok, err := config.ReadSecretFile("federated token file", c.path, maxFederatedTokenSize)
+	tok, err := secretfile.ReadValue("federated token file", c.path, maxFederatedTokenSize)
 	if err != nil {
 		return "", err
 	}

@@ -105,7 +105,7 @@ type Options struct {
 // Provider made from such Options fetches nothing and returns the same
 // error from every call; Validate lets a program fail at start instead.
 func (o Options) Validate() error {
-	if err := validKey(strings.ToLower(o.Header)); o.Header != "" && err != nil {
+	if err := checkHeaderKey(strings.ToLower(o.Header)); o.Header != "" && err != nil {
 		return &ConfigError{Setting: "headers.Options.Header", Err: fmt.Errorf("%q: %w", o.Header, err)}
 	}
 	if o.WallClockCheck > 0 && o.WallClockCheck < MinWallClockCheck {
@@ -115,27 +115,21 @@ func (o Options) Validate() error {
 	if o.Scheme != "" {
 		if i := strings.IndexFunc(o.Scheme, func(r rune) bool { return r <= ' ' || r > '~' }); i >= 0 {
 			return &ConfigError{Setting: "headers.Options.Scheme", Err: fmt.Errorf("%q: a space, control character or non-ASCII byte at %d (the scheme is one word, such as %q)",
-				o.Scheme, i, DefaultScheme)}
+				o.Scheme, i+1, DefaultScheme)}
 		}
 	}
 	return nil
 }
 
-// validKey reports why key (lowercased) cannot be the metadata key of a
-// gRPC call, or nil.
-func validKey(key string) error {
-	for i := range len(key) {
-		if c := key[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("byte %d is %q; a gRPC metadata key holds only 0-9 a-z - _ .", i, c)
-		}
+// checkHeaderKey reports why key (lowercased) cannot be the metadata key
+// of the token, or nil: see CheckMetadataKey, and a -bin key is refused
+// since the token is text.
+func checkHeaderKey(key string) error {
+	if err := CheckMetadataKey(key); err != nil {
+		return err
 	}
-	switch {
-	case strings.HasSuffix(key, "-bin"):
+	if strings.HasSuffix(key, "-bin") {
 		return errors.New("a -bin key carries binary values, which gRPC base64-encodes, and the server reads the token as text")
-	case strings.HasPrefix(key, "grpc-"):
-		return errors.New("the grpc- prefix is reserved for gRPC itself")
-	case key == "content-type" || key == "user-agent" || key == "te":
-		return errors.New("gRPC sets this header itself")
 	}
 	return nil
 }

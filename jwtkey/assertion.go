@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/redact"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // A ClaimSigner signs JWTs whose claims the caller chooses, with the same
@@ -30,8 +31,8 @@ type ClaimSigner struct {
 // accepted). kid is the "kid" header; "" means the key's RFC 7638
 // thumbprint.
 func NewClaimSigner(key crypto.Signer, kid string) (*ClaimSigner, error) {
-	if config.HasSpaceOrControl(kid) {
-		return nil, fmt.Errorf("jwtkey: key ID %s contains white space or a control character", config.Quote(kid))
+	if setting.HasSpaceOrControl(kid) {
+		return nil, fmt.Errorf("jwtkey: key ID %s contains white space or a control character", setting.Quote(kid))
 	}
 	k, err := newSigningKey(key, kid)
 	if err != nil {
@@ -46,8 +47,8 @@ func NewClaimSigner(key crypto.Signer, kid string) (*ClaimSigner, error) {
 // the thumbprint of the key the file holds at the time. Errors name the
 // file, never its content.
 func NewClaimSignerFromFile(path, kid string) (*ClaimSigner, error) {
-	if config.HasSpaceOrControl(kid) {
-		return nil, fmt.Errorf("jwtkey: key ID %s contains white space or a control character", config.Quote(kid))
+	if setting.HasSpaceOrControl(kid) {
+		return nil, fmt.Errorf("jwtkey: key ID %s contains white space or a control character", setting.Quote(kid))
 	}
 	f, err := openKeyFile(path)
 	if err != nil {
@@ -156,7 +157,7 @@ func (s *ClaimSigner) GoString() string { return "jwtkey.ClaimSigner{" + s.Strin
 // Format prints s as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the key.
 func (s *ClaimSigner) Format(f fmt.State, verb rune) {
-	config.Format(f, verb, s)
+	redact.Format(f, verb, s)
 }
 
 // LogValue describes s for log/slog without its key.

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/redact"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // Defaults of Config.
@@ -43,7 +44,7 @@ const (
 )
 
 // names names Config's settings in errors.
-var names = config.Names{Config: "jwtkey.Config", Env: map[string]string{
+var names = setting.Names{Config: "jwtkey.Config", Env: map[string]string{
 	"KeyFile":          EnvKeyFile,
 	"Key":              EnvKey,
 	"KeyID":            EnvKeyID,
@@ -143,7 +144,7 @@ type Config struct {
 // errors are *headers.ConfigError naming the variable, and NewTokenSource
 // and NewProvider name the variables too for a Config read here.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := config.Lookup(lookup)
+	env := setting.Lookup(lookup)
 	c := Config{
 		KeyFile:          env.Get(EnvKeyFile),
 		KeyID:            env.Get(EnvKeyID),
@@ -166,8 +167,8 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		if c.KeyFile != "" {
 			return Config{}, c.bothKeys()
 		}
-		if config.Quoted(pemKey) {
-			return Config{}, names.Errorf(true, "Key", "%s", config.QuotedHint)
+		if setting.Quoted(pemKey) {
+			return Config{}, names.Errorf(true, "Key", "%s", setting.QuotedHint)
 		}
 		if !strings.Contains(pemKey, "\n") {
 			// One-line settings (docker --env-file, some CI secret stores)
@@ -196,71 +197,109 @@ type checked struct {
 	extra    map[string]json.RawMessage
 }
 
-// check validates c, except for its key, and applies its defaults. Its
-// errors are *headers.ConfigError.
+// check validates c, except for its key, and applies its defaults: the
+// key settings, the token's lifetime, then its claims. Its errors are
+// *headers.ConfigError.
 func (c Config) check() (checked, error) {
 	k := checked{
-		subject: config.OrDefault(c.Subject, DefaultSubject),
+		subject: setting.OrDefault(c.Subject, DefaultSubject),
 		issuer:  c.Issuer,
-		claim:   config.OrDefault(c.PermissionsClaim, DefaultPermissionsClaim),
-		exp:     config.OrDefault(c.Expiration, DefaultExpiration),
-		skew:    config.OrDefault(c.ClockSkew, DefaultClockSkew),
+		claim:   setting.OrDefault(c.PermissionsClaim, DefaultPermissionsClaim),
+		exp:     setting.OrDefault(c.Expiration, DefaultExpiration),
+		skew:    max(setting.OrDefault(c.ClockSkew, DefaultClockSkew), 0),
 	}
-	errf := func(field, format string, args ...any) error {
-		return names.Errorf(c.fromEnv, field, format, args...)
-	}
-	switch {
-	case c.Key != nil && c.KeyFile != "":
-		return checked{}, c.bothKeys()
-	case c.Key == nil && c.KeyFile == "":
-		return checked{}, errf("Key", "no private key: set %s to a PEM private key file, or %s to the PEM key itself",
-			names.Of("KeyFile", c.fromEnv), names.Of("Key", c.fromEnv))
-	case c.KeyFile != "" && c.KeyID != "":
-		return checked{}, errf("KeyID", "cannot be used with %s: a key file may be replaced, and its kid must change with it, so the key's thumbprint is the kid (publish the key with that kid)",
-			names.Of("KeyFile", c.fromEnv))
-	case config.HasSpaceOrControl(c.KeyID):
-		return checked{}, errf("KeyID", "%s contains white space or a control character", config.Quote(c.KeyID))
+	if err := c.checkKeySettings(); err != nil {
+		return checked{}, err
 	}
 	if k.exp < time.Second {
-		return checked{}, errf("Expiration", "%s: must be at least 1s", c.Expiration)
+		return checked{}, c.errorf("Expiration", "%s: must be at least 1s", c.Expiration)
 	}
-	k.skew = max(k.skew, 0)
+	var err error
+	if k.audience, err = c.checkAudience(); err != nil {
+		return checked{}, err
+	}
+	if k.perms, err = c.checkPermissions(); err != nil {
+		return checked{}, err
+	}
+	if _, reserved := reservedClaims[k.claim]; reserved {
+		return checked{}, c.errorf("PermissionsClaim", "%s: the signer sets this claim itself; name another claim, such as permissions (the default) or roles", setting.Quote(k.claim))
+	}
+	if k.extra, err = c.checkExtraClaims(k.claim); err != nil {
+		return checked{}, err
+	}
+	return k, nil
+}
+
+// errorf returns a *headers.ConfigError for field, named as c was given.
+func (c Config) errorf(field, format string, args ...any) error {
+	return names.Errorf(c.fromEnv, field, format, args...)
+}
+
+// checkKeySettings checks that the key is given one way, and KeyID.
+func (c Config) checkKeySettings() error {
+	switch {
+	case c.Key != nil && c.KeyFile != "":
+		return c.bothKeys()
+	case c.Key == nil && c.KeyFile == "":
+		return c.errorf("Key", "no private key: set %s to a PEM private key file, or %s to the PEM key itself",
+			names.Of("KeyFile", c.fromEnv), names.Of("Key", c.fromEnv))
+	case c.KeyFile != "" && c.KeyID != "":
+		return c.errorf("KeyID", "cannot be used with %s: a key file may be replaced, and its kid must change with it, so the key's thumbprint is the kid (publish the key with that kid)",
+			names.Of("KeyFile", c.fromEnv))
+	case setting.HasSpaceOrControl(c.KeyID):
+		return c.errorf("KeyID", "%s contains white space or a control character", setting.Quote(c.KeyID))
+	}
+	return nil
+}
+
+// checkAudience returns the aud claim: nil, one string, or a list.
+func (c Config) checkAudience() (any, error) {
 	for i, a := range c.Audience {
 		if a == "" {
-			return checked{}, errf("Audience", "entry %d is empty", i+1)
+			return nil, c.errorf("Audience", "entry %d is empty", i+1)
 		}
 	}
 	switch len(c.Audience) {
 	case 0:
+		return nil, nil
 	case 1:
-		k.audience = c.Audience[0]
-	default:
-		k.audience = slices.Clone(c.Audience)
+		return c.Audience[0], nil
 	}
+	return slices.Clone(c.Audience), nil
+}
+
+// checkPermissions parses Permissions and returns them in their canonical
+// form.
+func (c Config) checkPermissions() ([]string, error) {
+	var perms []string
 	for i, p := range c.Permissions {
 		perm, err := parsePermission(p)
 		if err != nil {
-			return checked{}, errf("Permissions", "entry %d: %w", i+1, err)
+			return nil, c.errorf("Permissions", "entry %d: %w", i+1, err)
 		}
-		k.perms = append(k.perms, perm.String())
+		perms = append(perms, perm.String())
 	}
-	if _, reserved := reservedClaims[k.claim]; reserved {
-		return checked{}, errf("PermissionsClaim", "%s: the signer sets this claim itself; name another claim, such as permissions (the default) or roles", config.Quote(k.claim))
+	return perms, nil
+}
+
+// checkExtraClaims checks ExtraClaims against the claims the signer sets,
+// permissions claim among them, and returns them encoded.
+func (c Config) checkExtraClaims(permissionsClaim string) (map[string]json.RawMessage, error) {
+	if len(c.ExtraClaims) == 0 {
+		return nil, nil
 	}
-	if len(c.ExtraClaims) > 0 {
-		k.extra = make(map[string]json.RawMessage, len(c.ExtraClaims))
-	}
+	extra := make(map[string]json.RawMessage, len(c.ExtraClaims))
 	for _, name := range slices.Sorted(maps.Keys(c.ExtraClaims)) {
-		if err := checkExtraClaim(name, k.claim); err != nil {
-			return checked{}, errf("ExtraClaims", "%w", err)
+		if err := checkExtraClaim(name, permissionsClaim); err != nil {
+			return nil, c.errorf("ExtraClaims", "%w", err)
 		}
 		v, err := json.Marshal(c.ExtraClaims[name])
 		if err != nil {
-			return checked{}, errf("ExtraClaims", "%q: cannot encode as JSON: %w", name, err)
+			return nil, c.errorf("ExtraClaims", "%q: cannot encode as JSON: %w", name, err)
 		}
-		k.extra[name] = v
+		extra[name] = v
 	}
-	return k, nil
+	return extra, nil
 }
 
 func (c Config) bothKeys() error {
@@ -298,7 +337,7 @@ func (c Config) String() string {
 	if c.Key == nil {
 		b.WriteString("<nil>")
 	} else {
-		fmt.Fprintf(&b, "%s(%T)", config.Redacted, c.Key)
+		fmt.Fprintf(&b, "%s(%T)", headers.Redacted, c.Key)
 	}
 	fmt.Fprintf(&b, ", KeyFile: %q, KeyID: %q, Subject: %q, Issuer: %q, Audience: %q, Permissions: %q, PermissionsClaim: %q, Expiration: %s, ClockSkew: %s, ExtraClaims: %q}",
 		c.KeyFile, c.KeyID, c.Subject, c.Issuer, c.Audience, c.Permissions, c.PermissionsClaim,
@@ -312,7 +351,7 @@ func (c Config) GoString() string { return "jwtkey." + c.String() }
 // Format prints c as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the key.
 func (c Config) Format(f fmt.State, verb rune) {
-	config.Format(f, verb, c)
+	redact.Format(f, verb, c)
 }
 
 // MarshalJSON encodes c's settings without its key, so that encoding/json
@@ -335,7 +374,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	out := settings{KeyFile: c.KeyFile, KeyID: c.KeyID, Subject: c.Subject, Issuer: c.Issuer, Audience: c.Audience,
 		Permissions: c.Permissions, PermissionsClaim: c.PermissionsClaim, ExtraClaims: slices.Sorted(maps.Keys(c.ExtraClaims))}
 	if c.Key != nil {
-		out.Key = config.Redacted
+		out.Key = headers.Redacted
 	}
 	if c.Expiration != 0 {
 		out.Expiration = c.Expiration.String()
@@ -350,7 +389,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 func (c Config) LogValue() slog.Value {
 	key := "<nil>"
 	if c.Key != nil {
-		key = config.Redacted
+		key = headers.Redacted
 	}
 	return slog.GroupValue(
 		slog.String("key", key),

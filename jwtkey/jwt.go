@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/provider"
+	"github.com/temporalauth/temporalauth/internal/redact"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // A Source signs a new JWT each time its Token method is called. It is a
@@ -42,7 +44,7 @@ func NewTokenSource(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{checked: k, keyFile: cfg.KeyFile, now: config.Clock(cfg.Clock).Now}
+	s := &Source{checked: k, keyFile: cfg.KeyFile, now: setting.Clock(cfg.Clock).Now}
 	if cfg.KeyFile != "" {
 		if s.file, err = openKeyFile(cfg.KeyFile); err != nil {
 			return nil, names.Wrap(cfg.fromEnv, "KeyFile", err)
@@ -182,7 +184,7 @@ func (s *Source) GoString() string { return "jwtkey.Source{" + s.String() + "}" 
 // Format prints s as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the key.
 func (s *Source) Format(f fmt.State, verb rune) {
-	config.Format(f, verb, s)
+	redact.Format(f, verb, s)
 }
 
 // LogValue describes s for log/slog without its key: the key file, kid,
@@ -231,8 +233,8 @@ func (s *Source) LogValue() slog.Value {
 // After replacing the KeyFile, tokens signed with the new key are sent once
 // the cached one is refreshed; call Provider.Invalidate to switch at once.
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
-	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+	cfg.Clock = setting.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return provider.New(opts, func() (*Source, error) { return NewTokenSource(cfg) },
 		func(src *Source, opts *headers.Options) error {
 			if opts.Leeway >= src.exp {
 				lifetime := fmt.Sprintf("%s=%s", names.Of("Expiration", cfg.fromEnv), src.exp)
@@ -250,7 +252,7 @@ func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
 			}
 			if cfg.KeyFile != "" {
 				if err := CheckKeyFilePermissions(cfg.KeyFile); err != nil {
-					config.OrDefault(opts.Logger, slog.Default()).Warn("temporalauth: the private key file needs tighter permissions",
+					setting.OrDefault(opts.Logger, slog.Default()).Warn("temporalauth: the private key file needs tighter permissions",
 						slog.String("setting", names.Of("KeyFile", cfg.fromEnv)), slog.String("source", opts.Name), slog.Any("error", err))
 				}
 			}

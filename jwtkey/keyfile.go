@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
 )
 
 // A signingKey is a key ready to sign with: its algorithm, kid, public JWK
@@ -100,11 +100,11 @@ func (f *keyFile) load() (*signingKey, error) {
 	}
 	signer, err := parsePrivateKeyPEM(data)
 	if err != nil {
-		return nil, &config.FileError{What: "key file", Path: f.path, Err: err}
+		return nil, &secretfile.Error{What: "key file", Path: f.path, Err: err}
 	}
 	key, err := newSigningKey(signer, "")
 	if err != nil {
-		return nil, &config.FileError{What: "key file", Path: f.path, Err: err}
+		return nil, &secretfile.Error{What: "key file", Path: f.path, Err: err}
 	}
 	f.sum, f.key = sum, key
 	return key, nil

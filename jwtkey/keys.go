@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
 )
 
 // Signing algorithms the Temporal server's default claim mapper accepts.
@@ -106,7 +106,7 @@ func loadKeyFile[K any](path string, parse func([]byte) (K, error)) (K, error) {
 	}
 	key, err := parse(data)
 	if err != nil {
-		return zero, &config.FileError{What: "key file", Path: path, Err: err}
+		return zero, &secretfile.Error{What: "key file", Path: path, Err: err}
 	}
 	return key, nil
 }
@@ -202,5 +202,5 @@ func WritePrivateKeyFile(path string, key crypto.Signer) (err error) {
 
 // readKeyFile returns the content of a key file; errors name the file.
 func readKeyFile(path string) ([]byte, error) {
-	return config.ReadFile("key file", path, maxKeyFileSize)
+	return secretfile.Read("key file", path, maxKeyFileSize)
 }

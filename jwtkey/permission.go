@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // A Permission is one "<namespace>:<role>" grant of the Temporal server's
@@ -39,7 +39,7 @@ func parsePermission(s string) (Permission, error) {
 		return Permission{}, fmt.Errorf("permission %q: want \"<namespace>:<role>\", e.g. \"default:write\"", s)
 	case ns == "":
 		return Permission{}, fmt.Errorf("permission %q: empty namespace; want \"<namespace>:<role>\"", s)
-	case config.HasSpaceOrControl(ns):
+	case setting.HasSpaceOrControl(ns):
 		return Permission{}, fmt.Errorf("permission %q: namespace contains a space, control or invalid character", s)
 	}
 	lower := strings.ToLower(role)

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
 )
 
 // CheckKeyFilePermissions returns an error wrapping ErrKeyFilePermissions
@@ -24,14 +24,14 @@ func CheckKeyFilePermissions(path string) error {
 	}
 	fi, err := os.Stat(path) // through the symlinks of a Secret volume
 	if err != nil {
-		return &config.FileError{What: "key file", Path: path, Err: err}
+		return &secretfile.Error{What: "key file", Path: path, Err: err}
 	}
 	open := fi.Mode().Perm() & 0o027
 	if fileOwnedByProcess(fi) {
 		open = fi.Mode().Perm() & 0o077
 	}
 	if open != 0 {
-		return config.FileErrorf("key file", path, "%w: mode %#o lets %s; fix it with chmod 600 %s, or on a Kubernetes Secret volume with defaultMode: 0400",
+		return secretfile.Errorf("key file", path, "%w: mode %#o lets %s; fix it with chmod 600 %s, or on a Kubernetes Secret volume with defaultMode: 0400",
 			ErrKeyFilePermissions, fi.Mode().Perm(), whoMay(open), path)
 	}
 	return nil

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/redact"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // Client authentication methods (token_endpoint_auth_method, RFC 7591 and
@@ -76,7 +77,7 @@ const (
 )
 
 // names names Config's settings in errors.
-var names = config.Names{Config: "oidc.Config", Env: map[string]string{
+var names = setting.Names{Config: "oidc.Config", Env: map[string]string{
 	"Issuer":            EnvIssuer,
 	"TokenURL":          EnvTokenURL,
 	"ClientID":          EnvClientID,
@@ -199,7 +200,7 @@ type Config struct {
 // errors are *headers.ConfigError naming the variable, and NewTokenSource
 // and NewProvider name the variables too for a Config read here.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := config.Lookup(lookup)
+	env := setting.Lookup(lookup)
 	c := Config{
 		Issuer:            env.Get(EnvIssuer),
 		TokenURL:          env.Get(EnvTokenURL),
@@ -220,7 +221,7 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if v := env.Get(EnvAllowHTTP); v != "" {
 		if c.AllowHTTP, err = strconv.ParseBool(v); err != nil {
-			return Config{}, &headers.ConfigError{Setting: EnvAllowHTTP, Err: fmt.Errorf("%s: want true or false", config.Quote(v))}
+			return Config{}, &headers.ConfigError{Setting: EnvAllowHTTP, Err: fmt.Errorf("%s: want true or false", setting.Quote(v))}
 		}
 	}
 	if _, err := c.check(); err != nil {
@@ -237,36 +238,71 @@ type checked struct {
 	issuer    string // Issuer without a trailing slash
 }
 
-// check validates c without reading files or contacting anyone. Its errors
-// are *headers.ConfigError.
+// check validates c without reading files or contacting anyone, in the
+// order of its steps: the identity provider's endpoint, the client and its
+// credential, the client assertion's settings, and what the token is asked
+// for. Its errors are *headers.ConfigError.
 func (c Config) check() (checked, error) {
-	errf := func(field, format string, args ...any) error {
-		return names.Errorf(c.fromEnv, field, format, args...)
-	}
-	n := func(field string) string { return names.Of(field, c.fromEnv) }
 	var k checked
+	if err := c.checkEndpoint(&k); err != nil {
+		return checked{}, err
+	}
+	credential, err := c.checkCredential()
+	if err != nil {
+		return checked{}, err
+	}
+	if k.method, err = c.checkAuthMethod(credential); err != nil {
+		return checked{}, err
+	}
+	if err := c.checkAssertion(k.method); err != nil {
+		return checked{}, err
+	}
+	if err := c.checkRequest(); err != nil {
+		return checked{}, err
+	}
+	return k, nil
+}
+
+// errorf returns a *headers.ConfigError for field, named as c was given.
+func (c Config) errorf(field, format string, args ...any) error {
+	return names.Errorf(c.fromEnv, field, format, args...)
+}
+
+// name is what errors call field: its variable when c came from the
+// environment, else its Config field.
+func (c Config) name(field string) string { return names.Of(field, c.fromEnv) }
+
+// checkEndpoint checks that exactly one of Issuer and TokenURL is set, and
+// is a URL the client may send its credentials to, and sets k's endpoint.
+func (c Config) checkEndpoint(k *checked) error {
 	switch {
 	case c.Issuer != "" && c.TokenURL != "":
-		return checked{}, errf("TokenURL", "%s is set too: give the issuer (for discovery) or the token URL, not both", n("Issuer"))
+		return c.errorf("TokenURL", "%s is set too: give the issuer (for discovery) or the token URL, not both", c.name("Issuer"))
 	case c.Issuer == "" && c.TokenURL == "":
-		return checked{}, errf("Issuer", "no identity provider: set %s to its issuer URL (discovery) or %s to its token endpoint", n("Issuer"), n("TokenURL"))
+		return c.errorf("Issuer", "no identity provider: set %s to its issuer URL (discovery) or %s to its token endpoint", c.name("Issuer"), c.name("TokenURL"))
 	case c.Issuer != "":
 		if err := c.checkURL(c.Issuer); err != nil {
-			return checked{}, errf("Issuer", "%w", err)
+			return c.errorf("Issuer", "%w", err)
 		}
 		k.issuer = strings.TrimSuffix(c.Issuer, "/")
 		k.discovery = k.issuer + "/.well-known/openid-configuration"
 	default:
 		if err := c.checkURL(c.TokenURL); err != nil {
-			return checked{}, errf("TokenURL", "%w", err)
+			return c.errorf("TokenURL", "%w", err)
 		}
 		k.tokenURL = c.TokenURL
 	}
+	return nil
+}
+
+// checkCredential checks ClientID and that exactly one client credential
+// is set, and returns the name of that credential's field.
+func (c Config) checkCredential() (string, error) {
 	if c.ClientID == "" {
-		return checked{}, errf("ClientID", "not set: the OAuth 2.0 client ID is required")
+		return "", c.errorf("ClientID", "not set: the OAuth 2.0 client ID is required")
 	}
-	if config.HasSpaceOrControl(c.ClientID) {
-		return checked{}, errf("ClientID", "%s contains white space or a control character", config.Quote(c.ClientID))
+	if setting.HasSpaceOrControl(c.ClientID) {
+		return "", c.errorf("ClientID", "%s contains white space or a control character", setting.Quote(c.ClientID))
 	}
 	var set []string
 	for _, f := range []struct {
@@ -282,95 +318,111 @@ func (c Config) check() (checked, error) {
 			set = append(set, f.name)
 		}
 	}
-	if c.fromEnv && len(set) == 0 {
-		return checked{}, errf("ClientSecret", "no client credential: set %s, %s or %s",
-			n("ClientSecret"), n("ClientSecretFile"), n("PrivateKeyFile"))
+	switch {
+	case len(set) == 0 && c.fromEnv:
+		return "", c.errorf("ClientSecret", "no client credential: set %s, %s or %s",
+			c.name("ClientSecret"), c.name("ClientSecretFile"), c.name("PrivateKeyFile"))
+	case len(set) == 0:
+		return "", c.errorf("ClientSecret", "no client credential: set %s, %s, %s or %s",
+			c.name("ClientSecret"), c.name("ClientSecretFile"), c.name("PrivateKey"), c.name("PrivateKeyFile"))
+	case len(set) > 1:
+		return "", c.errorf(set[1], "%s is set too: give one client credential", c.name(set[0]))
 	}
-	switch len(set) {
-	case 0:
-		return checked{}, errf("ClientSecret", "no client credential: set %s, %s, %s or %s",
-			n("ClientSecret"), n("ClientSecretFile"), n("PrivateKey"), n("PrivateKeyFile"))
-	case 1:
-	default:
-		return checked{}, errf(set[1], "%s is set too: give one client credential", n(set[0]))
-	}
+	return set[0], nil
+}
+
+// checkAuthMethod checks AuthMethod against the credential set (the name
+// of its field) and returns the method to use: AuthMethod, or by default
+// the one the credential calls for.
+func (c Config) checkAuthMethod(credential string) (string, error) {
 	secret := c.ClientSecret != "" || c.ClientSecretFile != ""
-	k.method = c.AuthMethod
 	switch c.AuthMethod {
 	case "":
-		k.method = AuthSecretBasic
 		if !secret {
-			k.method = AuthPrivateKeyJWT
+			return AuthPrivateKeyJWT, nil
 		}
+		return AuthSecretBasic, nil
 	case AuthSecretBasic, AuthSecretPost:
 		if !secret {
-			return checked{}, errf("AuthMethod", "%s needs a client secret: set %s or %s, or use %s with %s",
-				c.AuthMethod, n("ClientSecret"), n("ClientSecretFile"), AuthPrivateKeyJWT, n(set[0]))
+			return "", c.errorf("AuthMethod", "%s needs a client secret: set %s or %s, or use %s with %s",
+				c.AuthMethod, c.name("ClientSecret"), c.name("ClientSecretFile"), AuthPrivateKeyJWT, c.name(credential))
 		}
 	case AuthPrivateKeyJWT:
 		if secret {
-			return checked{}, errf("AuthMethod", "%s needs a private key: set %s instead of %s",
-				c.AuthMethod, n("PrivateKeyFile"), n(set[0]))
+			return "", c.errorf("AuthMethod", "%s needs a private key: set %s instead of %s",
+				c.AuthMethod, c.name("PrivateKeyFile"), c.name(credential))
 		}
 	default:
-		return checked{}, errf("AuthMethod", "%s: want %s, %s or %s", config.Quote(c.AuthMethod),
+		return "", c.errorf("AuthMethod", "%s: want %s, %s or %s", setting.Quote(c.AuthMethod),
 			AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT)
 	}
-	if c.KeyID != "" && k.method != AuthPrivateKeyJWT {
-		return checked{}, errf("KeyID", "names the key of %s client assertions; this client uses %s", AuthPrivateKeyJWT, k.method)
+	return c.AuthMethod, nil
+}
+
+// checkAssertion checks KeyID and AssertionAudience, which only a client
+// using method AuthPrivateKeyJWT may set.
+func (c Config) checkAssertion(method string) error {
+	if c.KeyID != "" && method != AuthPrivateKeyJWT {
+		return c.errorf("KeyID", "names the key of %s client assertions; this client uses %s", AuthPrivateKeyJWT, method)
 	}
-	if config.HasSpaceOrControl(c.KeyID) {
-		return checked{}, errf("KeyID", "%s contains white space or a control character", config.Quote(c.KeyID))
+	if setting.HasSpaceOrControl(c.KeyID) {
+		return c.errorf("KeyID", "%s contains white space or a control character", setting.Quote(c.KeyID))
 	}
 	switch c.AssertionAudience {
 	case "", AudienceTokenEndpoint:
 	case AudienceIssuer:
 		if c.Issuer == "" {
-			return checked{}, errf("AssertionAudience", "%s needs %s: set %s instead of %s, or give the issuer's URL as %s",
-				AudienceIssuer, n("Issuer"), n("Issuer"), n("TokenURL"), n("AssertionAudience"))
+			return c.errorf("AssertionAudience", "%s needs %s: set %s instead of %s, or give the issuer's URL as %s",
+				AudienceIssuer, c.name("Issuer"), c.name("Issuer"), c.name("TokenURL"), c.name("AssertionAudience"))
 		}
 	default:
 		u, err := url.Parse(c.AssertionAudience)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || config.HasSpaceOrControl(c.AssertionAudience) {
-			return checked{}, errf("AssertionAudience", "%s: want %s, %s or an https:// URL", config.Quote(c.AssertionAudience), AudienceTokenEndpoint, AudienceIssuer)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || setting.HasSpaceOrControl(c.AssertionAudience) {
+			return c.errorf("AssertionAudience", "%s: want %s, %s or an https:// URL", setting.Quote(c.AssertionAudience), AudienceTokenEndpoint, AudienceIssuer)
 		}
 	}
-	if c.AssertionAudience != "" && k.method != AuthPrivateKeyJWT {
-		return checked{}, errf("AssertionAudience", "sets the audience of %s client assertions; this client uses %s", AuthPrivateKeyJWT, k.method)
+	if c.AssertionAudience != "" && method != AuthPrivateKeyJWT {
+		return c.errorf("AssertionAudience", "sets the audience of %s client assertions; this client uses %s", AuthPrivateKeyJWT, method)
 	}
+	return nil
+}
+
+// checkRequest checks what the token is asked for: Scopes, Audience and
+// Resource.
+func (c Config) checkRequest() error {
 	for i, s := range c.Scopes {
-		if s == "" || config.HasSpaceOrControl(s) || strings.ContainsAny(s, `"\`) {
-			return checked{}, errf("Scopes", "entry %d: %s is not a scope (no white space, quotes or backslashes)", i+1, config.Quote(s))
+		if s == "" || setting.HasSpaceOrControl(s) || strings.ContainsAny(s, `"\`) {
+			return c.errorf("Scopes", "entry %d: %s is not a scope (no white space, quotes or backslashes)", i+1, setting.Quote(s))
 		}
 	}
-	if config.HasSpaceOrControl(c.Audience) {
-		return checked{}, errf("Audience", "%s contains white space or a control character", config.Quote(c.Audience))
+	if setting.HasSpaceOrControl(c.Audience) {
+		return c.errorf("Audience", "%s contains white space or a control character", setting.Quote(c.Audience))
 	}
 	for i, r := range c.Resource {
 		u, err := url.Parse(r)
 		if err != nil || !u.IsAbs() || u.Fragment != "" {
-			return checked{}, errf("Resource", "entry %d: %s is not an absolute URI without a fragment (RFC 8707)", i+1, config.Quote(r))
+			return c.errorf("Resource", "entry %d: %s is not an absolute URI without a fragment (RFC 8707)", i+1, setting.Quote(r))
 		}
 	}
-	return k, nil
+	return nil
 }
 
 // checkURL checks an issuer or token endpoint URL.
 func (c Config) checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%s is not a URL", config.Quote(raw))
+		return fmt.Errorf("%s is not a URL", setting.Quote(raw))
 	}
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
-		return fmt.Errorf("%s: want an https:// URL", config.Quote(raw))
+		return fmt.Errorf("%s: want an https:// URL", setting.Quote(raw))
 	case u.User != nil:
 		return fmt.Errorf("the URL holds user information: give the client's credentials in their own settings")
 	case u.Fragment != "":
-		return fmt.Errorf("%s: a URL with a fragment", config.Quote(raw))
+		return fmt.Errorf("%s: a URL with a fragment", setting.Quote(raw))
 	case u.Scheme == "http" && !c.AllowHTTP && !isLoopback(u.Hostname()):
 		return fmt.Errorf("%s: http:// would send the client's credentials unencrypted; use https:// (or set %s for a network that encrypts otherwise)",
-			config.Quote(raw), names.Of("AllowHTTP", c.fromEnv))
+			setting.Quote(raw), names.Of("AllowHTTP", c.fromEnv))
 	}
 	return nil
 }
@@ -391,7 +443,7 @@ func (c Config) String() string {
 	if c.PrivateKey == nil {
 		b.WriteString("<nil>")
 	} else {
-		fmt.Fprintf(&b, "%s(%T)", config.Redacted, c.PrivateKey)
+		fmt.Fprintf(&b, "%s(%T)", headers.Redacted, c.PrivateKey)
 	}
 	fmt.Fprintf(&b, ", PrivateKeyFile: %q, KeyID: %q, AssertionAudience: %q, AuthMethod: %q, Scopes: %q, Audience: %q, Resource: %q, AllowHTTP: %t}",
 		c.PrivateKeyFile, c.KeyID, c.AssertionAudience, c.AuthMethod, c.Scopes, c.Audience, c.Resource, c.AllowHTTP)
@@ -400,7 +452,7 @@ func (c Config) String() string {
 
 func redacted(set bool) string {
 	if set {
-		return config.Redacted
+		return headers.Redacted
 	}
 	return `""`
 }
@@ -411,7 +463,7 @@ func (c Config) GoString() string { return "oidc." + c.String() }
 // Format prints c as String does (GoString for %#v) whatever the verb, so
 // that no verb prints a secret.
 func (c Config) Format(f fmt.State, verb rune) {
-	config.Format(f, verb, c)
+	redact.Format(f, verb, c)
 }
 
 // LogValue describes c for log/slog without its secrets.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
 	"github.com/temporalauth/temporalauth/internal/idperr"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // A ResponseError is an error answer from the identity provider's token
@@ -110,10 +110,10 @@ func (s *Source) hint(e *ResponseError) {
 			n("ClientID"), n(s.credential), s.method)
 	case "unauthorized_client":
 		e.Check = []string{n("ClientID")}
-		e.Hint = fmt.Sprintf("the client %s may not use the client_credentials grant: allow it at the identity provider", config.Quote(s.clientID))
+		e.Hint = fmt.Sprintf("the client %s may not use the client_credentials grant: allow it at the identity provider", setting.Quote(s.clientID))
 	case "invalid_scope":
 		e.Check = []string{n("Scopes")}
-		e.Hint = fmt.Sprintf("check %s: the client may not ask for %s", n("Scopes"), config.Quote(strings.Join(s.scopes, " ")))
+		e.Hint = fmt.Sprintf("check %s: the client may not ask for %s", n("Scopes"), setting.Quote(strings.Join(s.scopes, " ")))
 	case "invalid_target":
 		e.Check = []string{n("Resource")}
 		e.Hint = fmt.Sprintf("check %s", n("Resource"))

@@ -9,19 +9,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
 	"github.com/temporalauth/temporalauth/internal/idperr"
+	"github.com/temporalauth/temporalauth/internal/provider"
+	"github.com/temporalauth/temporalauth/internal/redact"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
+	"github.com/temporalauth/temporalauth/internal/setting"
 	"github.com/temporalauth/temporalauth/jwtkey"
 )
 
@@ -88,7 +88,7 @@ func NewTokenSource(cfg Config) (*Source, error) {
 		resource:          slices.Clone(cfg.Resource),
 		allowHTTP:         cfg.AllowHTTP,
 		http:              cfg.HTTPClient,
-		now:               config.Clock(cfg.Clock).Now,
+		now:               setting.Clock(cfg.Clock).Now,
 		fromEnv:           cfg.fromEnv,
 	}
 	if s.http == nil {
@@ -134,10 +134,10 @@ func defaultClient() *http.Client {
 // "oidc client_id=<id> issuer=<issuer>" (or token_url=<url>). Options
 // that headers.Options.Validate refuses are an error here, at start.
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
-	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+	cfg.Clock = setting.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return provider.New(opts, func() (*Source, error) { return NewTokenSource(cfg) },
 		func(src *Source, opts *headers.Options) error {
-			opts.Name = config.OrDefault(opts.Name, src.String())
+			opts.Name = setting.OrDefault(opts.Name, src.String())
 			return nil
 		})
 }
@@ -267,114 +267,6 @@ func (s *Source) answerError(u *url.URL, resp *http.Response, body []byte, now t
 	return withRetryAfter(e)
 }
 
-// tokenAnswer is what a token endpoint answered (RFC 6749, 5.1 and 5.2).
-type tokenAnswer struct {
-	accessToken, tokenType, errorCode string
-	expiresIn                         time.Duration // 0 when absent, malformed or not positive
-}
-
-// parseTokenAnswer reads a token endpoint's answer: JSON, or a form for
-// the servers that answer application/x-www-form-urlencoded or text/plain
-// (GitHub's style, which x/oauth2 accepts too).
-func parseTokenAnswer(contentType string, body []byte) (tokenAnswer, error) {
-	ct, _, _ := mime.ParseMediaType(contentType)
-	if ct == "application/x-www-form-urlencoded" || ct == "text/plain" {
-		v, err := url.ParseQuery(string(body))
-		if err != nil {
-			return tokenAnswer{}, errors.New("malformed form")
-		}
-		return tokenAnswer{accessToken: v.Get("access_token"), tokenType: v.Get("token_type"),
-			errorCode: v.Get("error"), expiresIn: lifetime(v.Get("expires_in"))}, nil
-	}
-	var a struct {
-		AccessToken json.RawMessage `json:"access_token"`
-		TokenType   json.RawMessage `json:"token_type"`
-		Error       json.RawMessage `json:"error"`
-		ExpiresIn   json.RawMessage `json:"expires_in"`
-	}
-	if err := json.Unmarshal(body, &a); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return tokenAnswer{}, fmt.Errorf("malformed JSON at byte %d", se.Offset)
-		}
-		return tokenAnswer{}, errors.New("not a JSON object")
-	}
-	var ans tokenAnswer
-	for _, f := range []struct {
-		name string
-		raw  json.RawMessage
-		to   *string
-	}{{"access_token", a.AccessToken, &ans.accessToken}, {"token_type", a.TokenType, &ans.tokenType}, {"error", a.Error, &ans.errorCode}} {
-		if len(f.raw) > 0 && string(f.raw) != "null" && json.Unmarshal(f.raw, f.to) != nil {
-			return tokenAnswer{}, fmt.Errorf("%s is not a string", f.name)
-		}
-	}
-	if len(a.ExpiresIn) > 0 {
-		var str string
-		if json.Unmarshal(a.ExpiresIn, &str) == nil {
-			ans.expiresIn = lifetime(str) // some servers quote it
-		} else {
-			ans.expiresIn = lifetime(string(a.ExpiresIn))
-		}
-	}
-	return ans, nil
-}
-
-// maxLifetime is the longest expires_in taken as is: 2^31-1 seconds, the
-// cap of x/oauth2, about 68 years.
-const maxLifetime = math.MaxInt32 * time.Second
-
-// lifetime reads expires_in, a number of seconds in any JSON form (3600,
-// 3600.5, 3.6e3); 0 when it is malformed or not positive, at most
-// maxLifetime.
-func lifetime(v string) time.Duration {
-	secs, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) || !(secs > 0) {
-		return 0
-	}
-	if secs >= maxLifetime.Seconds() {
-		return maxLifetime
-	}
-	return time.Duration(secs * float64(time.Second))
-}
-
-// expiry is when the token of ans expires: see Token.
-func expiry(ans tokenAnswer, now time.Time) time.Time {
-	if ans.expiresIn > 0 {
-		return now.Add(ans.expiresIn)
-	}
-	if exp, ok := jwtExpiry(ans.accessToken); ok {
-		return exp
-	}
-	return now.Add(DefaultLifetime)
-}
-
-// jwtExpiry reads the "exp" claim of a JWT without verifying it.
-func jwtExpiry(token string) (time.Time, bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return time.Time{}, false
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return time.Time{}, false
-	}
-	var claims struct {
-		Exp json.Number `json:"exp"`
-	}
-	if json.Unmarshal(payload, &claims) != nil {
-		return time.Time{}, false
-	}
-	exp, err := claims.Exp.Float64()
-	if err != nil || !(exp > 0) {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(min(exp, maxUnix)), 0), true
-}
-
-// maxUnix is the latest "exp" taken as is: the end of year 9999.
-const maxUnix = 253402300799
-
 // maxListed is how many names of a discovery document's list an error shows.
 const maxListed = 10
 
@@ -387,7 +279,7 @@ func (s *Source) clientSecret() (string, error) {
 }
 
 func (s *Source) readSecretFile() (string, error) {
-	return config.ReadSecretFile("client secret file", s.secretFile, maxSecretFileSize)
+	return secretfile.ReadValue("client secret file", s.secretFile, maxSecretFileSize)
 }
 
 // assertionAud is the "aud" of an assertion for endpoint: see
@@ -399,7 +291,7 @@ func (s *Source) assertionAud(endpoint string) string {
 	case AudienceIssuer:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return config.OrDefault(s.docIssuer, s.issuerAsGiven)
+		return setting.OrDefault(s.docIssuer, s.issuerAsGiven)
 	}
 	return s.assertionAudience
 }
@@ -487,7 +379,7 @@ func (s *Source) discover(ctx context.Context) (endpoint, issuer string, err err
 	if strings.TrimSuffix(doc.Issuer, "/") != s.issuer {
 		return "", "", &headers.ConfigError{Setting: issuerSetting,
 			Err: fmt.Errorf("%s: the document names the issuer %s, not %s: set %s to the issuer exactly as the identity provider names it",
-				where, config.Quote(doc.Issuer), config.Quote(s.issuer), issuerSetting)}
+				where, setting.Quote(doc.Issuer), setting.Quote(s.issuer), issuerSetting)}
 	}
 	if doc.TokenEndpoint == "" {
 		return "", "", fmt.Errorf("%s: the document names no token_endpoint", where)
@@ -529,7 +421,7 @@ func (s *Source) GoString() string { return "oidc.Source{" + s.String() + "}" }
 // Format prints s as String does (GoString for %#v) whatever the verb, so
 // that no verb prints a secret.
 func (s *Source) Format(f fmt.State, verb rune) {
-	config.Format(f, verb, s)
+	redact.Format(f, verb, s)
 }
 
 // LogValue describes s for log/slog without its secrets.

@@ -348,6 +348,13 @@ func TestExpiry(t *testing.T) {
 	jwtExp := clock.Now().Add(17 * time.Minute).Unix()
 	payload := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"sub":"w","exp":%d}`, jwtExp)))
 	jwtToken := "eyJhbGciOiJSUzI1NiJ9." + payload + ".c2ln"
+	jwtWith := func(claims string, args ...any) string {
+		return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(claims, args...))) + ".c2ln"
+	}
+	paddedPayload := base64.URLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"sub":"w","exp":%d}`, jwtExp)))
+	if !strings.HasSuffix(paddedPayload, "=") {
+		t.Fatalf("test payload %q has no padding", paddedPayload)
+	}
 	tests := []struct {
 		name   string
 		answer map[string]any
@@ -366,6 +373,14 @@ func TestExpiry(t *testing.T) {
 		{"null expires_in", map[string]any{"access_token": "opaque", "expires_in": nil}, clock.Now().Add(DefaultLifetime)},
 		{"JWT exp", map[string]any{"access_token": jwtToken, "token_type": "bearer"}, time.Unix(jwtExp, 0)},
 		{"opaque", map[string]any{"access_token": "opaque", "token_type": "Bearer"}, clock.Now().Add(DefaultLifetime)},
+		// The same reading of exp as static.ExpiryOf: padding allowed,
+		// fractions kept; an exp that is malformed or not after 1970 is
+		// ignored.
+		{"padded JWT exp", map[string]any{"access_token": "eyJhbGciOiJSUzI1NiJ9." + paddedPayload + ".c2ln"}, time.Unix(jwtExp, 0)},
+		{"fractional JWT exp", map[string]any{"access_token": jwtWith(`{"exp":%d.25}`, jwtExp)}, time.Unix(jwtExp, 25e7)},
+		{"zero JWT exp", map[string]any{"access_token": jwtWith(`{"exp":0}`)}, clock.Now().Add(DefaultLifetime)},
+		{"string JWT exp", map[string]any{"access_token": jwtWith(`{"exp":"%d"}`, jwtExp)}, clock.Now().Add(DefaultLifetime)},
+		{"JWT exp past 9999", map[string]any{"access_token": jwtWith(`{"exp":1e300}`)}, clock.Now().Add(DefaultLifetime)},
 	}
 	src := newSource(t, Config{TokenURL: idp.tokenURL(), ClientID: "w", ClientSecret: testSecret, Clock: clock})
 	for _, tt := range tests {

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/redact"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // DefaultPollInterval is how often a token file is read again when
@@ -32,7 +33,7 @@ const (
 )
 
 // names names Config's settings in errors.
-var names = config.Names{Config: "static.Config", Env: map[string]string{
+var names = setting.Names{Config: "static.Config", Env: map[string]string{
 	"Token":     EnvToken,
 	"TokenFile": EnvTokenFile,
 }}
@@ -88,7 +89,7 @@ type Config struct {
 // NewTokenSource and NewProvider name the variables too for a Config read
 // here.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	env := config.Lookup(lookup)
+	env := setting.Lookup(lookup)
 	c := Config{
 		Token:     env.Get(EnvToken),
 		TokenFile: env.Get(EnvTokenFile),
@@ -135,7 +136,7 @@ func (c Config) check() (headers.Token, error) {
 }
 
 // now returns c's clock as a function.
-func (c Config) now() func() time.Time { return config.Clock(c.Clock).Now }
+func (c Config) now() func() time.Time { return setting.Clock(c.Clock).Now }
 
 // checkExpiry returns an error wrapping ErrExpiredToken once tok's expiry
 // has come.
@@ -151,14 +152,14 @@ func redacted(secret string) string {
 	if secret == "" {
 		return ""
 	}
-	return config.Redacted
+	return headers.Redacted
 }
 
 // String describes c without its token.
 func (c Config) String() string {
 	token := `""`
 	if c.Token != "" {
-		token = config.Redacted
+		token = headers.Redacted
 	}
 	return fmt.Sprintf("Config{Token: %s, TokenFile: %q, PollInterval: %s}", token, c.TokenFile, c.PollInterval)
 }
@@ -169,7 +170,7 @@ func (c Config) GoString() string { return "static." + c.String() }
 // Format prints c as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the token.
 func (c Config) Format(f fmt.State, verb rune) {
-	config.Format(f, verb, c)
+	redact.Format(f, verb, c)
 }
 
 // MarshalJSON encodes c without its token, so that a Config inside a value

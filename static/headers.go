@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+
+	"github.com/temporalauth/temporalauth/headers"
 )
 
 // HeadersProvider supplies gRPC metadata for every call to the Temporal
@@ -17,10 +19,6 @@ import (
 type HeadersProvider interface {
 	GetHeaders(ctx context.Context) (map[string]string, error)
 }
-
-// reservedHeaders are metadata keys that gRPC sets itself and silently drops
-// from user metadata.
-var reservedHeaders = []string{"content-type", "user-agent", "te"}
 
 // Headers returns a HeadersProvider serving a fixed set of extra headers,
 // such as a tenant or routing header. The map is copied, and its keys are
@@ -50,19 +48,11 @@ func Headers(h map[string]string) (HeadersProvider, error) {
 }
 
 // checkHeader reports why gRPC would refuse, or silently drop, a
-// lowercased metadata key and its value.
+// lowercased metadata key (see [headers.CheckMetadataKey]) and its value.
+// Byte positions count from 1.
 func checkHeader(key, value string) error {
-	if key == "" {
-		return fmt.Errorf("empty key")
-	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-' && c != '_' && c != '.' {
-			return fmt.Errorf("key has a character outside [0-9a-z-_.] at byte %d", i+1)
-		}
-	}
-	if strings.HasPrefix(key, "grpc-") || slices.Contains(reservedHeaders, key) {
-		return fmt.Errorf("key is reserved by gRPC")
+	if err := headers.CheckMetadataKey(key); err != nil {
+		return err
 	}
 	if strings.HasSuffix(key, "-bin") {
 		return nil

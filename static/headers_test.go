@@ -91,6 +91,20 @@ func TestHeadersRejects(t *testing.T) {
 	}
 }
 
+// TestHeadersKeyMessage checks the whole message for a bad key: the key as
+// given, then headers.CheckMetadataKey's reason, counting bytes from 1.
+func TestHeadersKeyMessage(t *testing.T) {
+	for key, want := range map[string]string{
+		"X Tenant":     `static: header "X Tenant": key has a character outside [0-9a-z-_.] at byte 2 (' '): a gRPC metadata key holds only these`,
+		"Content-Type": `static: header "Content-Type": key is reserved by gRPC, which sets this header itself`,
+	} {
+		_, err := static.Headers(map[string]string{key: "v"})
+		if err == nil || err.Error() != want {
+			t.Errorf("Headers(%q) error = %v, want %s", key, err, want)
+		}
+	}
+}
+
 func TestHeadersRedacts(t *testing.T) {
 	hp, err := static.Headers(map[string]string{"x-api-key": "secret-api-key", "x-tenant": "acme-secret"})
 	if err != nil {

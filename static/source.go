@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/provider"
+	"github.com/temporalauth/temporalauth/internal/redact"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // fileWhat is what errors call a token file.
@@ -61,7 +64,7 @@ func NewTokenSource(cfg Config) (*Source, error) {
 		return s, nil
 	}
 	s.path = cfg.TokenFile
-	s.poll = config.OrDefault(cfg.PollInterval, DefaultPollInterval)
+	s.poll = setting.OrDefault(cfg.PollInterval, DefaultPollInterval)
 	if _, err := s.Token(context.Background()); err != nil {
 		return nil, names.Wrap(cfg.fromEnv, "TokenFile", err)
 	}
@@ -91,19 +94,19 @@ func (s *Source) Token(ctx context.Context) (headers.Token, error) {
 		return headers.Token{}, errors.New("static: Source has no token: create it with NewTokenSource")
 	}
 	if err := ctx.Err(); err != nil {
-		return headers.Token{}, &config.FileError{What: fileWhat, Path: s.path, Err: err}
+		return headers.Token{}, &secretfile.Error{What: fileWhat, Path: s.path, Err: err}
 	}
-	content, err := config.ReadFile(fileWhat, s.path, maxTokenFileSize)
+	content, err := secretfile.Read(fileWhat, s.path, maxTokenFileSize)
 	if err != nil {
 		return headers.Token{}, err
 	}
 	tok, err := ParseToken(string(content))
 	if err != nil {
-		return headers.Token{}, &config.FileError{What: fileWhat, Path: s.path, Err: err}
+		return headers.Token{}, &secretfile.Error{What: fileWhat, Path: s.path, Err: err}
 	}
 	now := s.now()
 	if err := checkExpiry(tok, now); err != nil {
-		return headers.Token{}, &config.FileError{What: fileWhat, Path: s.path, Err: err}
+		return headers.Token{}, &secretfile.Error{What: fileWhat, Path: s.path, Err: err}
 	}
 	tok.RefreshAt = now.Add(s.poll)
 	return tok, nil
@@ -119,9 +122,9 @@ func (s Source) String() string {
 		return fmt.Sprintf("%s %q (poll %s)", fileWhat, s.path, s.poll)
 	}
 	if exp := s.exp(); !exp.IsZero() {
-		return fmt.Sprintf("token %s (%s, exp %s)", s.setting, config.Redacted, exp.UTC().Format(time.RFC3339))
+		return fmt.Sprintf("token %s (%s, exp %s)", s.setting, headers.Redacted, exp.UTC().Format(time.RFC3339))
 	}
-	return fmt.Sprintf("token %s (%s)", s.setting, config.Redacted)
+	return fmt.Sprintf("token %s (%s)", s.setting, headers.Redacted)
 }
 
 // GoString describes s without its token, for %#v.
@@ -130,7 +133,7 @@ func (s Source) GoString() string { return "static.Source{" + s.String() + "}" }
 // Format prints s as String does (GoString for %#v) whatever the verb, so
 // that no verb prints the token.
 func (s Source) Format(f fmt.State, verb rune) {
-	config.Format(f, verb, s)
+	redact.Format(f, verb, s)
 }
 
 // LogValue describes s for log/slog without its token: file and poll for a
@@ -154,8 +157,8 @@ func (s Source) LogValue() slog.Value {
 // (TEMPORAL_AUTH_TOKEN for a Config from ConfigFromLookup, else
 // "static.Config.Token").
 func NewProvider(cfg Config, opts headers.Options) (*headers.Provider, error) {
-	cfg.Clock = config.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
-	return config.NewProvider(opts, func() (*Source, error) { return NewTokenSource(cfg) },
+	cfg.Clock = setting.OrDefault[headers.Clock](cfg.Clock, opts.Clock)
+	return provider.New(opts, func() (*Source, error) { return NewTokenSource(cfg) },
 		func(src *Source, opts *headers.Options) error {
 			if opts.Name == "" {
 				opts.Name = src.setting

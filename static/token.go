@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // Errors a token can fail with. They are wrapped with the setting or file at
@@ -41,8 +41,8 @@ func ParseToken(value string) (headers.Token, error) {
 	if v == "" {
 		return headers.Token{}, ErrEmptyToken
 	}
-	if config.Quoted(v) {
-		return headers.Token{}, fmt.Errorf("%w: %s", ErrMalformedToken, config.QuotedHint)
+	if setting.Quoted(v) {
+		return headers.Token{}, fmt.Errorf("%w: %s", ErrMalformedToken, setting.QuotedHint)
 	}
 	if len(v) > len(bearerPrefix) && strings.EqualFold(v[:len(bearerPrefix)], bearerPrefix) {
 		return headers.Token{}, fmt.Errorf("%w: it starts with the Bearer scheme; give the token alone", ErrMalformedToken)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/temporalauth/temporalauth"
 	"github.com/temporalauth/temporalauth/headers"
-	"github.com/temporalauth/temporalauth/internal/config"
+	"github.com/temporalauth/temporalauth/internal/secretfile"
 )
 
 // A presentedError is an error rewritten for the command line: its message
@@ -85,7 +85,7 @@ func settingError(ce *headers.ConfigError, flags []*tokenFlag) error {
 			shown, flag = "--"+f.name, true
 		}
 	}
-	fe, ok := ce.Err.(*config.FileError)
+	fe, ok := ce.Err.(*secretfile.Error)
 	if !ok {
 		return fmt.Errorf("%s: %w", shown, ce.Err)
 	}
@@ -102,7 +102,7 @@ func settingError(ce *headers.ConfigError, flags []*tokenFlag) error {
 }
 
 // fileHint says how to fix a file that cannot be opened.
-func fileHint(fe *config.FileError) string {
+func fileHint(fe *secretfile.Error) string {
 	switch {
 	case errors.Is(fe.Err, fs.ErrPermission):
 		return "run as the file's owner or give the process read access (on Kubernetes: securityContext.runAsUser or fsGroup)"

@@ -169,7 +169,7 @@ func (cmd *command) flagSet(c *cli) *flagSet {
 //     libraries' errors repeat ("temporalauth: jwt provider ...",
 //     "jwtkey: parse public key: ", the path of an *fs.PathError, "listen
 //     tcp ADDR: ") by taking the cause from the typed error
-//     (*headers.ConfigError, *config.FileError, *net.OpError, ...), never
+//     (*headers.ConfigError, *secretfile.Error, *net.OpError, ...), never
 //     by cutting text. The one exception is flagNames, which rewrites the
 //     variables a flag replaced inside a library's message.
 //   - Then the cause, and after "; " the fix when the reader can act on it:

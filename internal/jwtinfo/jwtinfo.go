@@ -7,8 +7,10 @@ package jwtinfo
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -56,22 +58,94 @@ func Read(token string) (info Info, ok bool) {
 	info.Algorithm, _ = h.Alg.(string)
 	info.Issuer, _ = c.Iss.(string)
 	info.Subject, _ = c.Sub.(string)
-	if exp, isNum := c.Exp.(float64); isNum && exp > minExpSeconds && exp <= maxExpSeconds {
-		whole, frac := math.Modf(exp)
-		info.Expiry = time.Unix(int64(whole), int64(frac*1e9)).UTC()
+	if exp, isNum := c.Exp.(float64); isNum {
+		info.Expiry, _ = numericDate(exp)
 	}
 	return info, true
 }
 
-// The range of exp claims Read accepts: the years 1 to 9999, excluding the
-// zero time.Time that means "none".
-const (
-	minExpSeconds = -62135596800
-	maxExpSeconds = 253402300799
-)
+// Expiry reads the exp claim of token without verifying its signature.
+//
+// A token is taken for a JWT when it has three dot-separated segments and
+// the first decodes to a JSON object, the JOSE header. For a JWT, the second
+// segment must decode to a JSON object of claims; when it has an exp claim,
+// a JSON number of seconds since the Unix epoch, Expiry returns that time
+// (UTC, fractions of a second kept) and ok true. It returns ok false, and no
+// error, for a JWT without exp and for a token that is not a JWT, such as an
+// opaque API key. Segments are base64url with or without padding (see
+// DecodeSegment).
+//
+// An error says why a token that looks like a JWT has no usable exp: its
+// payload is not base64url or not a JSON object, or its exp is not a number
+// or lies outside the years 1 to 9999. Errors are fixed phrases that hold no
+// part of the token, written to follow "it looks like a JWT but ".
+func Expiry(token string) (exp time.Time, ok bool, err error) {
+	header, rest, found := strings.Cut(token, ".")
+	if !found {
+		return time.Time{}, false, nil
+	}
+	payload, signature, found := strings.Cut(rest, ".")
+	if !found || strings.Contains(signature, ".") {
+		return time.Time{}, false, nil
+	}
+	if !isObject(header) {
+		return time.Time{}, false, nil
+	}
+	raw, err := DecodeSegment(payload)
+	if err != nil {
+		return time.Time{}, false, errors.New("its payload is not base64url")
+	}
+	var claims map[string]json.RawMessage
+	if json.Unmarshal(raw, &claims) != nil || claims == nil {
+		return time.Time{}, false, errors.New("its payload is not a JSON object")
+	}
+	claim, found := claims["exp"]
+	if !found {
+		return time.Time{}, false, nil
+	}
+	// A JSON number starts with a digit or '-'; anything else (a string,
+	// null, true, an object) is not a NumericDate.
+	if len(claim) == 0 || (claim[0] != '-' && (claim[0] < '0' || claim[0] > '9')) {
+		return time.Time{}, false, errors.New("its exp claim is not a number")
+	}
+	seconds, err := strconv.ParseFloat(string(claim), 64)
+	if err != nil {
+		return time.Time{}, false, errors.New("its exp claim is out of range")
+	}
+	if exp, ok = numericDate(seconds); !ok {
+		return time.Time{}, false, errors.New("its exp claim is out of range")
+	}
+	return exp, true, nil
+}
+
+// isObject reports whether seg is a base64url-encoded JSON object. Unlike
+// DecodeObject, it allows white space before the object, as JSON does.
+func isObject(seg string) bool {
+	raw, err := DecodeSegment(seg)
+	if err != nil {
+		return false
+	}
+	var v map[string]json.RawMessage
+	return json.Unmarshal(raw, &v) == nil && v != nil
+}
+
+// numericDate returns the time (UTC) of a NumericDate claim, seconds since
+// the Unix epoch, and whether it lies in the years 1 to 9999 and is not the
+// very first instant, which is the zero time.Time that means "none".
+func numericDate(seconds float64) (time.Time, bool) {
+	const (
+		minSeconds = -62135596800 // 0001-01-01T00:00:00Z
+		maxSeconds = 253402300799 // 9999-12-31T23:59:59Z
+	)
+	if !(seconds > minSeconds && seconds <= maxSeconds) {
+		return time.Time{}, false
+	}
+	whole, frac := math.Modf(seconds)
+	return time.Unix(int64(whole), int64(frac*1e9)).UTC(), true
+}
 
 // DecodeSegment decodes one base64url segment of a JWT, with or without
-// padding.
+// padding: RFC 7515 leaves padding out, but some issuers keep it.
 func DecodeSegment(seg string) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
 }

@@ -73,3 +73,43 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func TestExpiry(t *testing.T) {
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	hdr := seg(`{"alg":"ES256"}`)
+	claims := seg(`{"exp":1893553445}`)
+	padded := base64.URLEncoding.EncodeToString([]byte(`{"exp":1893553445,"s":"x"}`))
+	if !strings.HasSuffix(padded, "=") {
+		t.Fatalf("test payload %q has no padding", padded)
+	}
+	for _, tc := range []struct {
+		name, token string
+		want        time.Time
+		ok          bool
+		err         string
+	}{
+		{"raw", hdr + "." + claims + ".c2ln", exp, true, ""},
+		{"padded payload", hdr + "." + padded + ".c2ln", exp, true, ""},
+		{"padded header", base64.URLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + claims + ".", exp, true, ""},
+		{"fractional", hdr + "." + seg(`{"exp":1.5}`) + ".x", time.Unix(1, 5e8).UTC(), true, ""},
+		{"no exp", hdr + "." + seg(`{"sub":"w"}`) + ".x", time.Time{}, false, ""},
+		{"opaque", "an-api-key", time.Time{}, false, ""},
+		{"header not JSON", seg("kid") + "." + claims + ".x", time.Time{}, false, ""},
+		{"payload not base64url", hdr + ".a+b/.x", time.Time{}, false, "its payload is not base64url"},
+		{"payload not object", hdr + "." + seg(`[1]`) + ".x", time.Time{}, false, "its payload is not a JSON object"},
+		{"exp a string", hdr + "." + seg(`{"exp":"1893553445"}`) + ".x", time.Time{}, false, "its exp claim is not a number"},
+		{"exp out of range", hdr + "." + seg(`{"exp":1e300}`) + ".x", time.Time{}, false, "its exp claim is out of range"},
+	} {
+		got, ok, err := Expiry(tc.token)
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		if msg != tc.err || ok != tc.ok || !got.Equal(tc.want) || got.Location() != time.UTC {
+			t.Errorf("%s: Expiry = %v, %v, %v; want %v, %v, %q", tc.name, got, ok, err, tc.want, tc.ok, tc.err)
+		}
+		if err != nil && strings.Contains(err.Error(), tc.token) {
+			t.Errorf("%s: error %q holds the token", tc.name, err)
+		}
+	}
+}

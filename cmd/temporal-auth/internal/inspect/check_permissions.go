@@ -7,25 +7,42 @@ import (
 	"strings"
 )
 
+// checkPermissions reads the permissions claim as the server's default
+// claim mapper does, reports the grants it makes, and checks the --need
+// entries against them.
 func (a *analysis) checkPermissions() {
+	grants, system := a.readGrants(a.permissionsList())
+	a.reportGrants(grants, system)
+	a.checkNeeds(grants, system)
+}
+
+// permissionsList returns the permissions claim when it is an array, after
+// reporting on its presence and type; nil otherwise.
+func (a *analysis) permissionsList() []any {
 	name := a.opts.PermissionsClaim
-	topic := "perms"
 	v, present := a.claims[name]
-	var system Role
-	grants := map[string]*Grant{}
 	list, isArray := v.([]any)
 	switch {
 	case !present:
-		a.add(Warning, topic, "no %q claim: the token grants no role%s", name, a.claimHint())
+		a.add(Warning, "perms", "no %q claim: the token grants no role%s", name, a.claimHint())
 	case !isArray:
 		text := fmt.Sprintf("%q is a %s, not an array: the server ignores it, so the token grants no role", name, jsonType(v))
 		if s, ok := v.(string); ok && strings.Contains(s, ":") {
 			text += fmt.Sprintf("; write it as an array: %s", compactJSON(strings.Fields(strings.ReplaceAll(s, ",", " "))))
 		}
-		a.add(Warning, topic, "%s", text)
+		a.add(Warning, "perms", "%s", text)
 	default:
-		a.add(OK, topic, "%q: an array of %d entr%s", name, len(list), plural(len(list), "y", "ies"))
+		a.add(OK, "perms", "%q: an array of %d entr%s", name, len(list), plural(len(list), "y", "ies"))
 	}
+	return list
+}
+
+// readGrants reads the entries of the permissions claim, warning about
+// those the server ignores or cannot match, and returns the grants by
+// namespace and the role granted in the system namespace.
+func (a *analysis) readGrants(list []any) (grants map[string]*Grant, system Role) {
+	const topic = "perms"
+	grants = map[string]*Grant{}
 	for i, e := range list {
 		s, ok := e.(string)
 		if !ok {
@@ -59,12 +76,17 @@ func (a *analysis) checkPermissions() {
 		g.Entries = append(g.Entries, roleName)
 		g.Role |= role
 	}
-	names := slices.Sorted(maps.Keys(grants))
+	return grants, system
+}
+
+// reportGrants lists the grants in the report, the system namespace's
+// first, and fails when they allow no call at all.
+func (a *analysis) reportGrants(grants map[string]*Grant, system Role) {
 	if g, ok := grants[SystemNamespace]; ok {
 		a.r.Grants = append(a.r.Grants, *g)
 	}
 	anyAccess := system.Allows(RoleRead)
-	for _, ns := range names {
+	for _, ns := range slices.Sorted(maps.Keys(grants)) {
 		if ns == SystemNamespace {
 			continue
 		}
@@ -77,6 +99,10 @@ func (a *analysis) checkPermissions() {
 		a.fail("access", "the token grants no access",
 			"the token grants no access: the default authorizer denies every call but health checks (PERMISSION_DENIED \"Request unauthorized.\")")
 	}
+}
+
+// checkNeeds checks each --need entry against the grants.
+func (a *analysis) checkNeeds(grants map[string]*Grant, system Role) {
 	for _, need := range a.opts.Needs {
 		have := system
 		if need.Namespace != SystemNamespace {
