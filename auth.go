@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/temporalauth/temporalauth/headers"
-	config "github.com/temporalauth/temporalauth/internal/setting"
+	"github.com/temporalauth/temporalauth/internal/setting"
 )
 
 // A Kind names a token provider: the values of TEMPORAL_AUTH_PROVIDER.
@@ -126,7 +126,7 @@ func (a *Auth) String() string {
 			b.WriteString("[" + strings.Join(v, ",") + "]")
 		default:
 			s := attr.Value.String()
-			if config.HasSpaceOrControl(s) || s == "" {
+			if setting.HasSpaceOrControl(s) || s == "" {
 				s = fmt.Sprintf("%q", s)
 			}
 			b.WriteString(s)

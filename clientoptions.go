@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/temporalauth/temporalauth/headers"
-	config "github.com/temporalauth/temporalauth/internal/setting"
+	"github.com/temporalauth/temporalauth/internal/setting"
 	"github.com/temporalauth/temporalauth/static"
 )
 
@@ -63,7 +63,7 @@ func LoadClientOptions(o EnvOptions) (client.Options, *Auth, error) {
 		return client.Options{}, nil, fmt.Errorf("temporalauth: loading the Temporal client configuration (%s, %s and TEMPORAL_* variables): %w",
 			envConfigFile, envProfile, err)
 	}
-	header := strings.ToLower(config.OrDefault(o.Provider.Header, headers.DefaultHeader))
+	header := strings.ToLower(setting.OrDefault(o.Provider.Header, headers.DefaultHeader))
 	if prof.APIKey != "" && c.src != nil && header == headers.DefaultHeader {
 		return client.Options{}, nil, fmt.Errorf("temporalauth: %s and %s are both set: both would send the %s header; unset %s to use the %s provider, or set %s=none to use the API key",
 			apiKeySource(lookup), c.because, header, apiKeySource(lookup), c.kind(), EnvProvider)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/temporalauth/temporalauth/azure"
 	"github.com/temporalauth/temporalauth/headers"
-	config "github.com/temporalauth/temporalauth/internal/setting"
+	"github.com/temporalauth/temporalauth/internal/setting"
 	"github.com/temporalauth/temporalauth/internal/tokenlog"
 	"github.com/temporalauth/temporalauth/jwtkey"
 	"github.com/temporalauth/temporalauth/metrics"
@@ -177,7 +177,7 @@ func (o EnvOptions) environ() []string {
 // logger returns the logger for start-up warnings: Provider.Logger, else
 // Logger, else slog.Default().
 func (o EnvOptions) logger() *slog.Logger {
-	return config.OrDefault(config.OrDefault(o.Provider.Logger, o.Logger), slog.Default())
+	return setting.OrDefault(setting.OrDefault(o.Provider.Logger, o.Logger), slog.Default())
 }
 
 // Load returns the token provider that the environment configures.
@@ -263,7 +263,7 @@ func choose(lookup func(string) (string, bool)) (choice, error) {
 		}
 		if !known {
 			return choice{}, &headers.ConfigError{Setting: EnvProvider,
-				Err: fmt.Errorf("%s: want jwt, azure, oidc, static or none, or leave it unset to choose from the variables present", config.Quote(v))}
+				Err: fmt.Errorf("%s: want jwt, azure, oidc, static or none, or leave it unset to choose from the variables present", setting.Quote(v))}
 		}
 		for _, s := range sources {
 			if name := firstSet(s.vars); name != "" && s.kind != want {
@@ -315,10 +315,10 @@ func choose(lookup func(string) (string, bool)) (choice, error) {
 // build makes the provider c chose.
 func (c choice) build(o EnvOptions) (*Auth, error) {
 	opts := o.Provider
-	opts.Logger = config.OrDefault(opts.Logger, o.Logger)
+	opts.Logger = setting.OrDefault(opts.Logger, o.Logger)
 	leewayVar := ""
 	if v, _ := c.lookup(EnvLeeway); v != "" {
-		d, err := config.Lookup(c.lookup).Duration(EnvLeeway)
+		d, err := setting.Lookup(c.lookup).Duration(EnvLeeway)
 		if err != nil {
 			return nil, err
 		}
@@ -334,7 +334,7 @@ func (c choice) build(o EnvOptions) (*Auth, error) {
 	}
 	// Metrics from the provider's refresh events, then the caller's hook.
 	// (The provider logs each new token and kid change itself.)
-	logger := config.OrDefault(opts.Logger, slog.Default())
+	logger := setting.OrDefault(opts.Logger, slog.Default())
 	var rec *metrics.Recorder
 	if o.MetricsHandler != nil {
 		rec = metrics.New(o.MetricsHandler, string(c.kind()))
