@@ -328,13 +328,14 @@ func (p *Provider) sendProbe(ctx context.Context, r *rotation, method string, re
 	if !tokenRejected(err) {
 		return err
 	}
-	return p.fallback(ctx, r.next.headers[p.header], method, req, reply, cc, invoker, err, opts...)
+	// The grace may have ended meanwhile: refused handles that too.
+	return p.refused(ctx, r.next.headers[p.header], method, req, reply, cc, invoker, err, opts...)
 }
 
 // fallback handles the refusal of the header value sent, when it may be
 // a new key the server has not fetched yet: it retries with the accepted
-// token, or holds the call. handled is false when the refusal is not one
-// of a new key.
+// token, or holds the call. It returns errToday, which must never reach a
+// caller, when the refusal is not one of a new key.
 func (p *Provider) fallback(ctx context.Context, sent, method string, req, reply any,
 	cc *grpc.ClientConn, invoker grpc.UnaryInvoker, err error, opts ...grpc.CallOption) error {
 	c, what := p.classify(sent)

@@ -68,10 +68,19 @@ func (p *Provider) retryUnauthorized(ctx context.Context, method string, req, re
 	if len(sent) == 0 {
 		return err
 	}
-	if err2 := p.fallback(ctx, sent[len(sent)-1], method, req, reply, cc, invoker, err, opts...); err2 != errToday {
+	return p.refused(ctx, sent[len(sent)-1], method, req, reply, cc, invoker, err, opts...)
+}
+
+// refused handles the server's refusal, err, of a call that carried the
+// header value sent: as a key rotation (see fallback) when it is one,
+// else by retrying once with a replacement token (see replace). It
+// returns the call's final error.
+func (p *Provider) refused(ctx context.Context, sent, method string, req, reply any,
+	cc *grpc.ClientConn, invoker grpc.UnaryInvoker, err error, opts ...grpc.CallOption) error {
+	if err2 := p.fallback(ctx, sent, method, req, reply, cc, invoker, err, opts...); err2 != errToday {
 		return err2
 	}
-	c, ok := p.replace(ctx, sent[len(sent)-1], method)
+	c, ok := p.replace(ctx, sent, method)
 	if !ok {
 		return err
 	}
