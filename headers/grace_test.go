@@ -565,3 +565,39 @@ func TestRotationGraceOnWallClockNotTimers(t *testing.T) {
 		t.Error("the grace ended on timer time")
 	}
 }
+
+// A probe that the server refuses after its grace has ended (another call
+// found the accepted token refused too: a key withdrawn) fails with the
+// server's refusal, after the usual retry with a new token; the grace's
+// internal "not a rotation" result never reaches the caller.
+func TestProbeRefusedAfterGraceEndedReturnsServersError(t *testing.T) {
+	p, c, _, srv, _ := rotated(t, time.Hour, Options{})
+	if err := rpc(context.Background(), p, srv); err != nil { // k2 refused, saved by k1: the grace starts
+		t.Fatal(err)
+	}
+	k1 := mustHeader(t, p) // served during the grace
+	c.Advance(headers.RotationProbeInterval)
+	probed := false
+	invoke := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+		md, _ := metadata.FromOutgoingContext(ctx)
+		if h := md.Get("authorization"); !probed && len(h) > 0 && h[len(h)-1] != k1 {
+			probed = true
+			// While the probe is on the wire, the server withdraws every
+			// key and another call, refused with k1, ends the grace.
+			srv.set()
+			other := metadata.AppendToOutgoingContext(context.Background(), "authorization", k1)
+			if err := p.Interceptor()(other, method, nil, nil, nil, srv.invoke); err == nil {
+				t.Error("a call with k1 succeeded after every key was withdrawn")
+			}
+		}
+		return srv.invoke(ctx, method, req, reply, cc, opts...)
+	}
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", k1)
+	err := p.Interceptor()(ctx, "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution", nil, nil, nil, invoke)
+	if !probed {
+		t.Fatal("the call was not a probe")
+	}
+	if _, ok := headers.Rejection(err); !ok {
+		t.Fatalf("probe refused after the grace ended: %v, want the server's refusal", err)
+	}
+}
