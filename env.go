@@ -366,6 +366,10 @@ func (c choice) build(o EnvOptions) (*Auth, error) {
 		tokenlog.DialOption(string(c.kind()), strings.ToLower(opts.Header), logger)}
 	if rec != nil {
 		a.dialOptions = append(a.dialOptions, rec.DialOption())
+		if cert, ok := p.Source().(interface{ CertificateNotAfter() (time.Time, bool) }); ok {
+			rec.WatchCertificate(cert.CertificateNotAfter)
+			rec.Update(time.Now())
+		}
 		a.stopMetrics = rec.Watch(metricsInterval)
 	}
 	return a, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -95,5 +96,28 @@ func TestLoadClientOptionsMetricsAndLogs(t *testing.T) {
 	if !strings.Contains(logs.String(), `msg="temporalauth: new token" source="jwt signer file=`) ||
 		!strings.Contains(logs.String(), " kid="+kid+" iss=ops sub=temporalauth expiry=") {
 		t.Errorf("no new-token record with kid %s:\n%s", kid, logs.String())
+	}
+}
+
+// Load reports the time left on an azure certificate credential as a
+// gauge, from the start, so that an alert sees an expiring certificate
+// before renewals fail.
+func TestLoadReportsCertificateTimeLeft(t *testing.T) {
+	certFile := filepath.Join(t.TempDir(), "cert.pem")
+	writeSelfSignedCert(t, certFile) // valid for one more hour
+	h := &gauges{mu: new(sync.Mutex), names: map[string]float64{}}
+	a, err := temporalauth.Load(temporalauth.EnvOptions{MetricsHandler: h, Lookup: mapEnv(map[string]string{
+		"AZURE_CLIENT_ID": "app", "AZURE_TENANT_ID": "t1", "AZURE_CLIENT_CERTIFICATE_PATH": certFile,
+		"TEMPORAL_AUTH_SCOPE": "api://t/.default"}),
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	h.mu.Lock()
+	got, ok := h.names["temporal_auth_certificate_time_left_seconds source=azure"]
+	h.mu.Unlock()
+	if !ok || got < 3000 || got > 3600 {
+		t.Errorf("certificate gauge %v (reported: %v), want about 3600 s", got, ok)
 	}
 }

@@ -61,6 +61,10 @@ const (
 	SavedCalls     = "temporal_auth_rotation_saved_calls"
 	HeldCalls      = "temporal_auth_rotation_held_calls"
 	HoldLatency    = "temporal_auth_rotation_hold_latency"
+	// CertificateTimeLeft is the seconds until the client certificate that
+	// authenticates the source to its identity provider expires (see
+	// Recorder.WatchCertificate); 0 once it has.
+	CertificateTimeLeft = "temporal_auth_certificate_time_left_seconds"
 )
 
 // Tag keys and values.
@@ -86,6 +90,8 @@ type Recorder struct {
 	timeLeft client.MetricsGauge
 	expiry   time.Time // of the token last reported; zero: none or never expires
 	hasToken bool
+	certLeft client.MetricsGauge      // set by WatchCertificate
+	notAfter func() (time.Time, bool) // set by WatchCertificate
 }
 
 // New returns a Recorder that reports to h with the tag source=source
@@ -151,12 +157,31 @@ func (r *Recorder) OnRotation(ev headers.RotationEvent) {
 	}
 }
 
+// WatchCertificate makes Update also set the CertificateTimeLeft gauge
+// from notAfter, which reports when the certificate that authenticates the
+// source to its identity provider expires, and false for a source without
+// one: azure.Source.CertificateNotAfter. Load calls it for a source that
+// has that method. A certificate that expires stops every renewal, so
+// alert well ahead, e.g. on less than 14 days.
+func (r *Recorder) WatchCertificate(notAfter func() (time.Time, bool)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notAfter = notAfter
+	r.certLeft = r.h.Gauge(CertificateTimeLeft)
+}
+
 // Update sets the time-left gauge from now: the seconds until the last
 // reported token expires, 0 once it has (or when none was ever fetched),
-// +Inf for a token that never expires.
+// +Inf for a token that never expires; and the CertificateTimeLeft gauge
+// of a watched certificate.
 func (r *Recorder) Update(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.notAfter != nil {
+		if t, ok := r.notAfter(); ok {
+			r.certLeft.Update(max(0, t.Sub(now).Seconds()))
+		}
+	}
 	if r.hasToken && r.expiry.IsZero() {
 		r.timeLeft.Update(math.Inf(1))
 		return

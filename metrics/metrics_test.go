@@ -252,3 +252,25 @@ func TestNilHandler(t *testing.T) {
 	r.OnRefresh(headers.RefreshEvent{Err: errors.New("x")})
 	r.Update(time.Now())
 }
+
+// A watched certificate's time left is reported at each Update, 0 once it
+// has expired; a source without a certificate reports nothing.
+func TestWatchCertificate(t *testing.T) {
+	h := newRecording()
+	r := New(h, "azure")
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	r.WatchCertificate(func() (time.Time, bool) { return now.Add(30 * 24 * time.Hour), true })
+	r.Update(now)
+	r.Update(now.Add(31 * 24 * time.Hour))
+	if got := h.get("temporal_auth_certificate_time_left_seconds source=azure"); !slices.Equal(got, []float64{30 * 24 * 3600, 0}) {
+		t.Errorf("certificate gauge %v, want 30 days then 0", got)
+	}
+
+	h = newRecording()
+	r = New(h, "azure")
+	r.WatchCertificate(func() (time.Time, bool) { return time.Time{}, false })
+	r.Update(now)
+	if got := h.get("temporal_auth_certificate_time_left_seconds source=azure"); got != nil {
+		t.Errorf("a source without a certificate reported %v", got)
+	}
+}
