@@ -26,6 +26,7 @@
 //	temporal_auth_rotation_saved_calls     counter  source
 //	temporal_auth_rotation_held_calls      counter  source, outcome (success|failure)
 //	temporal_auth_rotation_hold_latency    timer    source, outcome
+//	temporal_auth_certificate_time_left_seconds  gauge  source
 //
 // The gauge is set after each refresh (after a failure, to the time left on
 // the token still served, 0 if none) and on each rejection the DialOption
@@ -34,8 +35,10 @@
 // value (time_left < 60) never fires for it. The rotation metrics come
 // from Recorder.OnRotation (headers.Options.OnRotation): graces started,
 // calls saved by the previously accepted token, and calls held while the
-// server had not fetched a new key, with how long each waited. No metric
-// carries a token or any part of one.
+// server had not fetched a new key, with how long each waited. The
+// certificate gauge reports a client certificate's time left, for a source
+// that has one (Recorder.WatchCertificate). No metric carries a token or
+// any part of one.
 package metrics
 
 import (
