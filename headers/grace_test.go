@@ -395,7 +395,10 @@ func TestRefusedCallIsHeldUntilServerAcceptsNewKey(t *testing.T) {
 	c.Advance(20 * time.Second) // backoffs of about 1, 2, 4, 8 s
 	blocked(t, done, "held call")
 	srv.set("k2") // the server fetches its JWKS
-	for i := 0; i < 20; i++ {
+	// Up to 80 s of clock (well inside the 2m grace), so that a held
+	// goroutine slowed down by -race on a loaded machine still sees its
+	// backoff timer fire.
+	for i := 0; i < 80; i++ {
 		c.Advance(time.Second)
 		select {
 		case err := <-done:
@@ -427,7 +430,7 @@ func TestRefusedCallIsHeldUntilServerAcceptsNewKey(t *testing.T) {
 func TestHoldEndsAfterRotationGrace(t *testing.T) {
 	p, c, srv, rot := expiredRotation(t, Options{RotationGrace: 30 * time.Second})
 	done := heldCall(t, context.Background(), p, srv, c)
-	for i := 0; i < 40; i++ {
+	for i := 0; i < 120; i++ {
 		c.Advance(time.Second)
 		select {
 		case err := <-done:
